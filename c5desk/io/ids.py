@@ -82,3 +82,22 @@ def source_id(key: bytes | str, index: int, salt: bytes | None = None) -> str:
         digest.update(len(part).to_bytes(8, "little"))  # length-prefixed: no ambiguity between parts
         digest.update(part)
     return digest.hexdigest()[:ID_HEX_CHARS]
+
+
+def case_key(identity: bytes | str, salt: bytes | None = None) -> str:
+    """Salted hash naming a case (a DICOM study, a patient column value, a file) without revealing it.
+
+    Kept apart from source_id by a domain prefix, so a case key never equals a frame id.
+    """
+    identity_bytes = identity.encode("utf-8") if isinstance(identity, str) else identity
+    digest = hashlib.sha256()
+    for part in (salt if salt is not None else installation_salt(), b"c5desk-case", identity_bytes):
+        digest.update(len(part).to_bytes(8, "little"))
+        digest.update(part)
+    return digest.hexdigest()[:ID_HEX_CHARS]
+
+
+def salt_fingerprint(salt: bytes | None = None) -> str:
+    """A short, irreversible fingerprint of the salt: tells whether two installations share one."""
+    chosen = salt if salt is not None else installation_salt()
+    return hashlib.sha256(b"c5desk-salt-fingerprint\x00" + chosen).hexdigest()[:16]

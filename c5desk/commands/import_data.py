@@ -1,0 +1,87 @@
+"""`c5desk import STORE SRC... [--max-frames N]`: seed a dataset store.
+
+A SRC that is a folder with labels.csv (or a labels.csv file) is imported as a labelled folder: frames
+with their final masks and labels. Any other SRC (files, folders, DICOM, video) adds unlabelled frames.
+The store folder is created when missing.
+
+Bad rows and unreadable files are reported (which, and why) and skipped; the good ones are imported.
+Exit status: 0 when at least one row or frame was imported or was already in the store; 1 when nothing
+could be imported (every row or file failed, or labels.csv itself is unusable); 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from c5desk.store import Store
+from c5desk.store.importer import ImportReport, import_frames, import_labelled_folder, is_labelled_folder
+from c5desk.store.labelled import LABELS_CSV
+
+MAX_LISTED_FAILURES = 200
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("store", help="dataset store folder (created when missing)")
+    parser.add_argument(
+        "sources", nargs="+", help="a labelled folder (with labels.csv), or files/folders of frames"
+    )
+    parser.add_argument(
+        "--max-frames",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="take at most the first N frames of each file",
+    )
+    parser.epilog = (
+        "Bad rows and files are listed and skipped. Exit status 0 when anything was imported or already "
+        "present, 1 when nothing could be imported."
+    )
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    labelled, plain = _split_sources(args.sources)
+    reports: list[tuple[str, ImportReport]] = []
+    with Store.open(args.store, create=True) as store:
+        for folder in labelled:
+            reports.append((f"labelled folder {folder.name}", import_labelled_folder(store, folder)))
+        if plain:
+            reports.append(("frames", import_frames(store, plain, args.max_frames)))
+    for title, report in reports:
+        _print_report(title, report)
+    return 0 if any(report.succeeded for _, report in reports) else 1
+
+
+def _split_sources(sources: list[str]) -> tuple[list[Path], list[Path]]:
+    labelled, plain = [], []
+    for source in map(Path, sources):
+        if source.is_file() and source.name.lower() == LABELS_CSV:
+            labelled.append(source.parent)
+        elif is_labelled_folder(source):
+            labelled.append(source)
+        else:
+            plain.append(source)
+    return labelled, plain
+
+
+def _print_report(title: str, report: ImportReport) -> None:
+    print(
+        f"{title}: {report.frames_added} frame(s) added, {report.annotations_saved} annotation(s) saved,"
+        f" {report.unchanged} already present, {len(report.failures)} failed"
+    )
+    if report.ignored_columns:
+        print(f"  ignored columns: {', '.join(report.ignored_columns)}")
+    for failure in report.failures[:MAX_LISTED_FAILURES]:
+        print(f"  FAILED {failure.where}: {failure.reason}")
+    if len(report.failures) > MAX_LISTED_FAILURES:
+        print(f"  ... and {len(report.failures) - MAX_LISTED_FAILURES} more failures")

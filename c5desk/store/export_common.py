@@ -1,0 +1,116 @@
+"""What every export shares: the items to export and an output folder that appears whole or not at all.
+
+An export is written into a hidden temporary folder beside --out and renamed into place at the end, so a
+crash or an error never leaves a half-written export under the chosen name. File names carry only the
+store's own case and frame numbers ("case-0003_f000012"), never a source name.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from c5desk.store.files import encode_png, fsync_folder
+from c5desk.store.records import Annotation, FrameRecord, PredictionRecord, StoreError
+from c5desk.store.store import Store
+
+
+@dataclass(frozen=True)
+class ExportItem:
+    """A frame's latest annotation with the prediction it is shown against (if any)."""
+
+    frame: FrameRecord
+    annotation: Annotation
+    prediction: PredictionRecord | None
+
+    @property
+    def stem(self) -> str:
+        return self.frame.stem
+
+
+class ExportCancelled(StoreError):
+    """The user cancelled an export; nothing was published."""
+
+
+@dataclass
+class ExportSummary:
+    format: str
+    out: Path
+    exported: int = 0
+    files: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (stem, why)
+    notes: list[str] = field(default_factory=list)
+    total: int = 0
+    done: int = 0
+    progress: Callable[[int, int], None] | None = None
+    cancel: Callable[[], bool] | None = None
+
+    def track(self, items: Iterable[ExportItem]) -> Iterator[ExportItem]:
+        """Items one by one, reporting progress and stopping (ExportCancelled) when cancel() says so."""
+        for item in items:
+            if self.cancel is not None and self.cancel():
+                raise ExportCancelled("export cancelled: nothing was written")
+            yield item
+            self.done += 1
+            if self.progress is not None:
+                self.progress(self.done, self.total)
+
+
+def export_items(store: Store) -> list[ExportItem]:
+    """Every annotated frame (latest revision), with the prediction of the model the clinician corrected,
+    else the frame's newest prediction."""
+    items = []
+    for annotation in store.annotations():
+        prediction = None
+        if annotation.model_version is not None:
+            prediction = store.prediction(annotation.frame_id, annotation.model_version)
+        prediction = prediction or store.prediction(annotation.frame_id)
+        items.append(ExportItem(store.frame_record(annotation.frame_id), annotation, prediction))
+    return items
+
+
+@contextmanager
+def atomic_folder(out: Path) -> Iterator[Path]:
+    """Yield a temporary folder that becomes `out` when the block succeeds (removed when it fails)."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise StoreError(f"{out.name}: exists and is not an empty folder; choose a new output folder")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        temporary = out.parent / f".{out.name}.tmp-{os.getpid()}-{time.monotonic_ns()}"
+        temporary.mkdir()
+    except OSError as exc:
+        raise StoreError(f"{out.name}: cannot create the output folder ({exc.strerror})") from exc
+    try:
+        yield temporary
+        if out.exists():
+            out.rmdir()  # an empty folder the user made for us
+        os.rename(temporary, out)
+        fsync_folder(out.parent)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write and fsync (the folder rename publishes it; fsync makes that survive a power cut)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def write_png(path: Path, image: np.ndarray) -> None:
+    write_file(path, encode_png(image))
+
+
+def write_text(path: Path, text: str) -> None:
+    write_file(path, text.encode("utf-8"))

@@ -1,0 +1,106 @@
+"""Autosave journal: the unsaved edits of a frame (mask, label, category, note) in journal/frame-<id>.npz.
+
+Each write replaces the frame's entry atomically (temp + fsync + rename), so after a crash an entry is
+either the previous autosave or the new one. Entries live outside the database on purpose: autosaving
+every few seconds must not contend with the write lock nor grow the audit log. Saving the annotation
+clears the entry; an entry equal to the saved annotation (a crash between the two) is dropped as stale.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from c5desk.store.files import TEMP_PREFIX, fsync_folder, write_atomic
+from c5desk.store.records import JournalEntry, StoreError
+
+JOURNAL = "journal"
+_NAME = re.compile(r"^frame-(\d+)\.npz$")
+
+
+class Journal:
+    def __init__(self, root: Path) -> None:
+        self.folder = root / JOURNAL
+
+    def path(self, frame_id: int) -> Path:
+        return self.folder / f"frame-{int(frame_id)}.npz"
+
+    def write(self, entry: JournalEntry) -> None:
+        meta = {
+            "frame_id": entry.frame_id,
+            "label": entry.label,
+            "category": entry.category,
+            "note": entry.note,
+            "base_revision": entry.base_revision,
+            "saved_utc": entry.saved_utc,
+        }
+        buffer = io.BytesIO()
+        np.savez_compressed(
+            buffer,
+            mask=np.packbits(entry.mask.astype(bool), axis=None),
+            shape=np.asarray(entry.mask.shape, np.int64),
+            meta=np.frombuffer(json.dumps(meta).encode("utf-8"), np.uint8),
+        )
+        write_atomic(self.path(entry.frame_id), buffer.getvalue())
+
+    def read(self, frame_id: int) -> JournalEntry | None:
+        """The entry of a frame, or None when there is none or it cannot be read (reported, not fatal)."""
+        path = self.path(frame_id)
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                shape = tuple(int(v) for v in data["shape"])
+                bits = np.unpackbits(data["mask"], count=shape[0] * shape[1])
+                meta = json.loads(bytes(data["meta"]).decode("utf-8"))
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+            raise StoreError(f"autosave of frame {frame_id} is unreadable ({exc})") from exc
+        return JournalEntry(
+            frame_id=int(meta["frame_id"]),
+            mask=bits.reshape(shape).astype(bool),
+            label=str(meta["label"]),
+            category=meta.get("category"),
+            note=str(meta.get("note", "")),
+            base_revision=int(meta.get("base_revision", 0)),
+            saved_utc=str(meta.get("saved_utc", "")),
+        )
+
+    def frame_ids(self) -> list[int]:
+        if not self.folder.is_dir():
+            return []
+        found = (_NAME.match(path.name) for path in self.folder.iterdir())
+        return sorted(int(match.group(1)) for match in found if match)
+
+    def discard(self, frame_id: int) -> bool:
+        path = self.path(frame_id)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        fsync_folder(self.folder)
+        return True
+
+    def set_aside(self, frame_id: int) -> None:
+        """Rename an unreadable entry to frame-<id>.npz.unreadable so it no longer blocks recovery."""
+        path = self.path(frame_id)
+        with contextlib.suppress(FileNotFoundError):
+            path.replace(path.with_name(path.name + ".unreadable"))
+
+    def sweep_temporaries(self, min_age_s: float = 60.0) -> None:
+        """Leftovers of writes interrupted by a crash (never a complete entry), once surely abandoned."""
+        if not self.folder.is_dir():
+            return
+        cutoff = time.time() - min_age_s
+        for path in self.folder.glob(f"{TEMP_PREFIX}*"):
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+            except FileNotFoundError:
+                continue

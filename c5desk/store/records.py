@@ -1,0 +1,222 @@
+"""What the store hands out: plain, immutable records (no database handles, no Qt), and input validation.
+
+Labels: "benign" and "malignant" are lesion labels (used for training), "normal" means no lesion (the
+mask must be empty), "unsure" keeps the outline but takes no side. Categories are BI-RADS or TI-RADS
+assessments, normalised to "BI-RADS 4a" / "TI-RADS 3".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from c5desk.errors import C5Error
+from c5desk.io.frame import Region
+
+LABELS = ("benign", "malignant", "normal", "unsure")
+LESION_LABELS = ("benign", "malignant")
+MAX_NOTE_CHARS = 4000
+_CATEGORY = re.compile(r"^(?:(bi-?rads|ti-?rads|tr)\s*)?([0-6])([abc])?$", re.IGNORECASE)
+_TOKEN = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
+
+
+class StoreError(C5Error):
+    """The dataset store cannot do what was asked (missing store, bad input, corrupt file...)."""
+
+
+@dataclass(frozen=True)
+class FrameRecord:
+    """A stored frame: where it came from (salted id only), its geometry, calibration and grouping."""
+
+    id: int
+    case_id: int
+    case: str  # display name of the case, e.g. "case-0003"
+    source_id: str
+    frame_index: int
+    height: int
+    width: int
+    mm_per_px: tuple[float, float] | None
+    region: Region | None
+    meta: dict[str, Any]
+    split: str | None
+    group: str | None
+    image_file: str
+    grey_file: str
+
+    @property
+    def stem(self) -> str:
+        """A file-name stem unique in the store and free of identity: "case-0003_f000012"."""
+        return f"{self.case}_f{self.id:06d}"
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """One revision of the clinician-final annotation of a frame (the mask is loaded by Store.mask)."""
+
+    id: int
+    frame_id: int
+    revision: int
+    label: str
+    category: str | None
+    note: str
+    mask_file: str
+    measurements: dict[str, Any] | None
+    model_version: str | None  # the model whose output the clinician corrected, if any
+    seg_change: float | None  # 1 - Dice(that model's mask, this mask); None without a model output
+    label_flip: bool | None  # this lesion label differs from the model's label
+    user: str
+    created_utc: str
+
+
+@dataclass(frozen=True)
+class PredictionRecord:
+    """A model's output for a frame, stored apart from the clinician's annotation."""
+
+    id: int
+    frame_id: int
+    model_version: str
+    p_malignant: float
+    uncertainty: float
+    label: str
+    mask_file: str
+    created_utc: str
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    id: str
+    parent: str | None
+    metrics: dict[str, Any]
+    active: bool
+    created_utc: str
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    time_utc: str
+    user: str
+    action: str
+    frame_id: int | None
+    model_version: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """Unsaved edits of one frame, autosaved; offered for recovery when the store is opened again."""
+
+    frame_id: int
+    mask: np.ndarray
+    label: str
+    category: str | None
+    note: str
+    base_revision: int  # the saved revision the edits started from (0: none)
+    saved_utc: str
+
+
+@dataclass(frozen=True)
+class TrainingExample:
+    """A labelled frame for training: the model's grey input, the final mask and the label."""
+
+    frame_id: int
+    case_id: int
+    image: np.ndarray  # (H, W) uint8 grey, what the model sees
+    mask: np.ndarray  # (H, W) bool
+    label: str
+    split: str | None
+    group: str | None
+    mm_per_px: tuple[float, float] | None
+    revision: int
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A frame proposed for annotation, with why (see c5desk.store.active)."""
+
+    frame_id: int
+    score: float
+    uncertainty: float | None
+    case_disagreement: float
+    reasons: list[str] = field(default_factory=list)
+
+
+def check_label(label: object) -> str:
+    text = str(label).strip().lower() if label is not None else ""
+    if text not in LABELS:
+        raise StoreError(f"unknown label {label!r} (expected one of: {', '.join(LABELS)})")
+    return text
+
+
+def check_category(category: object, system: str | None = None) -> str | None:
+    """'4a', 'BI-RADS 4A', 'birads4a' -> 'BI-RADS 4a'; 'TR3' -> 'TI-RADS 3'; None/'' -> None.
+
+    A bare number takes `system` ("BI-RADS" or "TI-RADS"), else it is stored as the number alone.
+    """
+    if category is None or (isinstance(category, float) and np.isnan(category)):
+        return None
+    text = str(category).strip()
+    if not text:
+        return None
+    if text.endswith(".0") and text[:-2].isdigit():
+        text = text[:-2]  # "4.0" from a spreadsheet
+    match = _CATEGORY.match(text.replace("_", "-"))
+    if match is None:
+        raise StoreError(f"category {category!r} is not a BI-RADS or TI-RADS assessment (e.g. 'BI-RADS 4a')")
+    prefix, number, letter = match.groups()
+    named = system if prefix is None else ("BI-RADS" if prefix.lower().startswith("bi") else "TI-RADS")
+    value = number + (letter.lower() if letter else "")
+    if letter and named == "TI-RADS":
+        raise StoreError(f"category {category!r}: TI-RADS levels have no letter")
+    return f"{named} {value}" if named else value
+
+
+def check_note(note: object) -> str:
+    text = "" if note is None else str(note)
+    if len(text) > MAX_NOTE_CHARS:
+        raise StoreError(f"note is {len(text)} characters long (at most {MAX_NOTE_CHARS})")
+    return text
+
+
+def check_token(value: object, what: str) -> str | None:
+    """Split and group names: short tokens (letters, digits, . _ -), or None when empty."""
+    text = "" if value is None else str(value).strip()
+    if not text:
+        return None
+    if not _TOKEN.match(text):
+        raise StoreError(f"{what} {text!r} must be 1-32 letters, digits, '.', '_' or '-'")
+    return text
+
+
+def check_mask(mask: object, shape: tuple[int, int], what: str = "mask") -> np.ndarray:
+    """A (H, W) boolean copy of a 0/1, 0/255 or boolean mask of exactly `shape`."""
+    array = np.asarray(mask)
+    if array.ndim != 2:
+        raise StoreError(f"{what} must be a 2-D array, got shape {array.shape}")
+    if tuple(array.shape) != tuple(shape):
+        raise StoreError(
+            f"{what} is {array.shape[1]}x{array.shape[0]} (width x height)"
+            f" but the frame is {shape[1]}x{shape[0]}"
+        )
+    if array.dtype == bool:
+        return array.copy()
+    if not np.issubdtype(array.dtype, np.integer):
+        raise StoreError(f"{what} must be boolean or integer, got {array.dtype}")
+    values = np.unique(array)
+    if not set(values.tolist()) <= {0, 1, 255}:
+        raise StoreError(f"{what} must hold only 0/1 or 0/255 values")
+    return array > 0
+
+
+def check_probability(value: object, what: str) -> float:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise StoreError(f"{what} must be a number, got {value!r}") from None
+    if not 0.0 <= number <= 1.0:
+        raise StoreError(f"{what} must lie in [0, 1], got {number}")
+    return number

@@ -1,0 +1,128 @@
+"""The store's SQLite schema, versioned: MIGRATIONS[i] takes a database from version i to i + 1.
+
+A new version appends a migration (never edits an old one); open() applies the missing ones in one
+transaction, and refuses a database written by a newer c5desk.
+
+Privacy by construction: no column can hold a name, a path, a date of the patient or study, or a DICOM
+UID. Cases and frames are keyed by salted hashes (c5desk.io.ids); frame metadata is the io package's
+non-PHI whitelist.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from c5desk.store.records import StoreError
+
+_V1 = """
+CREATE TABLE store_info (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE cases (
+    id          INTEGER PRIMARY KEY,
+    case_key    TEXT NOT NULL UNIQUE,          -- salted hash of a study / patient value / file
+    created_utc TEXT NOT NULL
+);
+CREATE TABLE frames (
+    id          INTEGER PRIMARY KEY,
+    case_id     INTEGER NOT NULL REFERENCES cases(id),
+    source_id   TEXT NOT NULL UNIQUE,          -- salted hash of SOP Instance UID or file bytes + index
+    frame_index INTEGER NOT NULL CHECK (frame_index >= 0),
+    height      INTEGER NOT NULL CHECK (height > 0),
+    width       INTEGER NOT NULL CHECK (width > 0),
+    mm_per_px_x REAL CHECK (mm_per_px_x > 0),
+    mm_per_px_y REAL CHECK (mm_per_px_y > 0),
+    region      TEXT,                          -- JSON of c5desk.io.Region, or NULL
+    meta        TEXT NOT NULL DEFAULT '{}',    -- JSON, non-PHI metadata only
+    image_file  TEXT NOT NULL,                 -- display pixels (content-addressed PNG)
+    grey_file   TEXT NOT NULL,                 -- the model's grey input (content-addressed PNG)
+    split       TEXT,
+    grp         TEXT,
+    added_utc   TEXT NOT NULL,
+    CHECK ((mm_per_px_x IS NULL) = (mm_per_px_y IS NULL))
+);
+CREATE INDEX frames_case ON frames(case_id);
+CREATE TABLE model_versions (
+    id          TEXT PRIMARY KEY,
+    parent      TEXT REFERENCES model_versions(id),
+    metrics     TEXT NOT NULL DEFAULT '{}',
+    active      INTEGER NOT NULL DEFAULT 0 CHECK (active IN (0, 1)),
+    created_utc TEXT NOT NULL
+);
+CREATE UNIQUE INDEX model_versions_one_active ON model_versions(active) WHERE active = 1;
+CREATE TABLE annotations (
+    id            INTEGER PRIMARY KEY,
+    frame_id      INTEGER NOT NULL REFERENCES frames(id),
+    revision      INTEGER NOT NULL CHECK (revision >= 1),
+    label         TEXT NOT NULL CHECK (label IN ('benign', 'malignant', 'normal', 'unsure')),
+    category      TEXT,
+    note          TEXT NOT NULL DEFAULT '',
+    mask_file     TEXT NOT NULL,
+    measurements  TEXT,                        -- JSON of Measurements.to_dict(), NULL for an empty mask
+    model_version TEXT REFERENCES model_versions(id),
+    seg_change    REAL CHECK (seg_change BETWEEN 0 AND 1),  -- 1 - Dice(model mask, final); NULL: no model
+    label_flip    INTEGER CHECK (label_flip IN (0, 1)),     -- final lesion label differs from the model's
+    user          TEXT NOT NULL,
+    created_utc   TEXT NOT NULL,
+    UNIQUE (frame_id, revision)
+);
+CREATE TABLE predictions (
+    id            INTEGER PRIMARY KEY,
+    frame_id      INTEGER NOT NULL REFERENCES frames(id),
+    model_version TEXT NOT NULL REFERENCES model_versions(id),
+    p_malignant   REAL NOT NULL CHECK (p_malignant BETWEEN 0 AND 1),
+    uncertainty   REAL NOT NULL CHECK (uncertainty BETWEEN 0 AND 1),
+    label         TEXT NOT NULL,
+    mask_file     TEXT NOT NULL,
+    created_utc   TEXT NOT NULL
+);
+CREATE INDEX predictions_frame ON predictions(frame_id, id);
+CREATE TABLE audit (
+    id            INTEGER PRIMARY KEY,
+    time_utc      TEXT NOT NULL,
+    user          TEXT NOT NULL,
+    action        TEXT NOT NULL,
+    frame_id      INTEGER,
+    model_version TEXT,
+    before        TEXT,
+    after         TEXT
+);
+CREATE INDEX audit_frame ON audit(frame_id);
+"""
+
+MIGRATIONS: list[str] = [_V1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    """0 for an empty database, else the recorded schema version."""
+    exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'")
+    if exists.fetchone() is None:
+        return 0
+    row = conn.execute("SELECT version FROM schema_version").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database to SCHEMA_VERSION inside the caller's write transaction; return the old version."""
+    version = current_version(conn)
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"this store has schema version {version}, newer than this c5desk understands ({SCHEMA_VERSION});"
+            " update c5desk to open it"
+        )
+    if version == 0:
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO schema_version (version) VALUES (0)")
+    for step in range(version, SCHEMA_VERSION):
+        for statement in _statements(MIGRATIONS[step]):
+            conn.execute(statement)
+        conn.execute("UPDATE schema_version SET version = ?", (step + 1,))
+    return version
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (executescript would commit the caller's transaction)."""
+    lines = [line.split("--", 1)[0] for line in script.splitlines()]
+    return [part.strip() for part in "\n".join(lines).split(";") if part.strip()]
