@@ -16,6 +16,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gui": ("c5desk.commands.gui", "open the desktop app (optionally on a file or folder)"),
     "info": ("c5desk.commands.info", "describe the frames, calibration and metadata of a file"),
     "score": ("c5desk.commands.score", "score files and folders into a CSV"),
+    "import": ("c5desk.commands.import_data", "import a labelled folder or frames into a dataset store"),
+    "export": (
+        "c5desk.commands.export",
+        "export a dataset store: masks, COCO, CSV, folder, DICOM SEG, report",
+    ),
 }
 
 
