@@ -72,5 +72,5 @@ if [ "$mode" = app ]; then
 fi
 
 export QT_QPA_PLATFORM=offscreen
-.venv/bin/ruff check c5desk training tests benchmarks installer
+.venv/bin/ruff check .
 exec .venv/bin/python -m pytest -q -p no:cacheprovider

@@ -24,7 +24,8 @@ def test_core_imports_without_qt_or_training() -> None:
         "import importlib, sys\n"
         f"for name in {core_modules()!r}:\n"
         "    importlib.import_module(name)\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'shiboken6', 'training'))\n"
+        "banned = ('PySide6', 'pyqtgraph', 'shiboken6', 'training')\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in banned)\n"
         "print(','.join(bad))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
