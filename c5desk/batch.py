@@ -155,16 +155,21 @@ def produce(
     try:
         for path, name in sources:
             for item in prepared_frames(predictor, path, name, frames, done):
-                while not stop.is_set():
-                    try:
-                        out.put(item, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put_unless_stopped(out, item, stop):
                     return
     finally:
-        out.put(None)
+        put_unless_stopped(out, None, stop)
+
+
+def put_unless_stopped(out: queue.Queue, item: object, stop: threading.Event) -> bool:
+    """Block while the queue is full, but give up once the consumer has stopped (it will not drain it)."""
+    while not stop.is_set():
+        try:
+            out.put(item, timeout=0.2)
+            return True
+        except queue.Full:
+            continue
+    return False
 
 
 def prepared_frames(predictor: Predictor, path: Path, name: str, frames: str, done: set) -> Iterator:
@@ -239,7 +244,10 @@ def score_paths(
 def consume(predictor, pending, writer, summary, batch_size, stop, report) -> None:
     batch: list[tuple[str, Prepared]] = []
     while not stop.is_set():
-        item = pending.get()
+        try:
+            item = pending.get(timeout=0.2)  # wake up to notice a cancel from another thread
+        except queue.Empty:
+            continue
         if item is None:
             break
         if item == "skip":

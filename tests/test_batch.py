@@ -186,3 +186,13 @@ def test_score_command_interrupted_leaves_valid_csv(folder: Path, bundle: Path, 
     assert rows and all(r["status"] in ("ok", "error") for r in rows)
     if proc.returncode == 130:
         assert "interrupted" in err and len(rows) < 36
+
+
+def test_cancel_from_elsewhere_stops_the_reader(folder: Path, predictor: Predictor, tmp_path: Path) -> None:
+    """A cancel raised elsewhere (the GUI's button) must not leave the reader or the scorer blocked."""
+    cancel = threading.Event()
+    cancel.set()
+    summary = score_paths([folder], predictor, tmp_path / "r.csv", frames="all", cancel=cancel)
+    assert summary.cancelled and summary.ok == 0
+    assert not [t for t in threading.enumerate() if t.name == "c5desk-reader" and t.is_alive()]
+    assert read_rows(tmp_path / "r.csv") == []
