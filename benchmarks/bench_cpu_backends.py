@@ -1,0 +1,76 @@
+"""CPU backends for one model, timed alternately: eager, eager channels_last, torch.compile, ONNX Runtime.
+
+The Predictor's `--backend auto` chooses between eager and ONNX Runtime at start-up; this script shows where
+torch.compile stands, including its one-off compile time, so the choice rests on figures.
+
+    .venv/bin/python benchmarks/bench_cpu_backends.py [--model c5net_tiny] [--size 256] [--batch 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from c5desk.device import cpu_threads
+from c5desk.model.registry import create_model
+from c5desk.runtime import OrtRunner
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="c5net_tiny")
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=30)
+    args = parser.parse_args()
+    torch.set_num_threads(cpu_threads())
+    model = create_model(args.model, input_size=args.size).eval()
+    x = torch.randn(args.batch, 1, args.size, args.size)
+    onnx_path = Path(tempfile.mkdtemp()) / "model.onnx"
+    from c5desk.model.onnx_export import export_onnx
+
+    export_onnx(model, onnx_path, args.size)
+    ort = OrtRunner(onnx_path)
+    x_np = x.numpy()
+    model_cl = create_model(args.model, input_size=args.size).eval().to(memory_format=torch.channels_last)
+    model_cl.load_state_dict(model.state_dict())
+    x_cl = x.contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        compiled = torch.compile(model)
+        compile_s = timed(lambda: compiled(x))
+        runs = {
+            "eager": lambda: model(x),
+            "eager channels_last": lambda: model_cl(x_cl),
+            "torch.compile (inductor)": lambda: compiled(x),
+            "onnxruntime": lambda: ort(x_np),
+        }
+        times: dict[str, list[float]] = {name: [] for name in runs}
+        for _ in range(5):
+            for fn in runs.values():
+                fn()
+        for _ in range(args.repeats):
+            for name, fn in runs.items():
+                times[name].append(timed(fn))
+    print(f"{args.model} {args.size}² batch {args.batch}, {torch.get_num_threads()} threads; "
+          f"torch.compile first call (compile) {compile_s:.1f} s")  # fmt: skip
+    eager = statistics.median(times["eager"])
+    for name, values in times.items():
+        median = statistics.median(values)
+        print(f"  {name:26} {1e3 * median:7.1f} ms  ({median / eager:.2f}x eager)")
+    np.testing.assert_allclose(ort(x_np)[1], torch.softmax(model(x)[1], 1).detach().numpy(), atol=1e-3)
+
+
+if __name__ == "__main__":
+    main()
