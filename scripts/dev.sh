@@ -73,4 +73,5 @@ fi
 
 export QT_QPA_PLATFORM=offscreen
 .venv/bin/ruff check .
+.venv/bin/ruff format --check -q .
 exec .venv/bin/python -m pytest -q -p no:cacheprovider
