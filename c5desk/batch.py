@@ -90,16 +90,23 @@ def read_done(out_csv: Path) -> set[tuple[str, str]]:
         reader = csv.DictReader(handle)
         if reader.fieldnames != COLUMNS:
             raise C5Error(f"{out_csv.name} exists with other columns; choose another --out file")
-        ok_rows = [row for row in reader if row["status"] == "ok"]
+        rows = list(reader)
+    ok_rows = [row for row in rows if row["status"] == "ok"]
+    if len(ok_rows) < len(rows):
+        rewrite_csv(out_csv, ok_rows)
+    return {(row["source"], row["frame"]) for row in ok_rows}
+
+
+def rewrite_csv(out_csv: Path, rows: list[dict[str, str]]) -> None:
+    """Replace the CSV atomically: an interruption leaves the old file or the new one, never half of it."""
     temporary = out_csv.with_name(out_csv.name + ".tmp")
     with temporary.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
         writer.writeheader()
-        writer.writerows(ok_rows)
+        writer.writerows(rows)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, out_csv)
-    return {(row["source"], row["frame"]) for row in ok_rows}
 
 
 def prediction_row(source: str, prediction: Prediction) -> dict[str, object]:

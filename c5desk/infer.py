@@ -56,6 +56,11 @@ class Prepared:
     geometry: Geometry
 
 
+def with_mirror(batch: np.ndarray) -> np.ndarray:
+    """The batch followed by its left-right mirror: both flip-TTA views in one forward call."""
+    return np.concatenate([batch, batch[..., ::-1]])
+
+
 def binary_entropy(p: np.ndarray | float) -> np.ndarray:
     p = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
     return -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
@@ -117,7 +122,7 @@ class Predictor:
     def _run(self, batch: np.ndarray) -> tuple[np.ndarray, ...]:
         n = len(batch)
         if self.tta:
-            batch = np.concatenate([batch, batch[..., ::-1]])
+            batch = with_mirror(batch)
         try:
             seg, cls = self.runner(batch)
         except (RuntimeError, MemoryError) as exc:
@@ -172,7 +177,7 @@ class Predictor:
             item = self.prepare(frame)
             batch = item.tensor[None]
             if self.tta:
-                batch = np.concatenate([batch, batch[..., ::-1]])
+                batch = with_mirror(batch)
             with torch.inference_mode():
                 features = self.model.encode(
                     torch.from_numpy(np.ascontiguousarray(batch)).to(self.torch_device)
