@@ -35,17 +35,26 @@ def crop_box(frame_shape: tuple[int, int], region: Region | None) -> tuple[int, 
     return x0, y0, x1, y1
 
 
+def crop_resize(grey: np.ndarray, region: Region | None, size: int) -> tuple[np.ndarray, Geometry]:
+    """Grey uint8 frame → the analysed box resized to (size, size) uint8 (training augments this)."""
+    box = crop_box(grey.shape[:2], region)
+    x0, y0, x1, y1 = box
+    resized = cv2.resize(grey[y0:y1, x0:x1], (size, size), interpolation=cv2.INTER_AREA)
+    return resized, Geometry(frame_shape=grey.shape[:2], box=box, size=size)
+
+
+def normalise(image: np.ndarray, mean: float, std: float) -> np.ndarray:
+    """uint8 (or float 0..255) (S, S) image → normalised float32 (1, S, S)."""
+    scaled = image.astype(np.float32) * np.float32(1.0 / 255.0)
+    return ((scaled - np.float32(mean)) * np.float32(1.0 / std))[None]
+
+
 def to_model_input(
     grey: np.ndarray, region: Region | None, size: int, mean: float, std: float
 ) -> tuple[np.ndarray, Geometry]:
     """Grey uint8 frame → normalised float32 (1, size, size) plus the geometry to map results back."""
-    box = crop_box(grey.shape[:2], region)
-    x0, y0, x1, y1 = box
-    crop = grey[y0:y1, x0:x1]
-    resized = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
-    scaled = resized.astype(np.float32) * np.float32(1.0 / 255.0)
-    normalised = (scaled - np.float32(mean)) * np.float32(1.0 / std)
-    return normalised[None], Geometry(frame_shape=grey.shape[:2], box=box, size=size)
+    resized, geometry = crop_resize(grey, region, size)
+    return normalise(resized, mean, std), geometry
 
 
 def resize_mask(mask: np.ndarray, size: int) -> np.ndarray:

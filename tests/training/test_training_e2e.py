@@ -1,0 +1,252 @@
+"""The whole loop on a handful of synthetic frames: finetune → evaluate → retrain → gate → publish."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from c5desk.model.bundle import read_spec
+from training.cli import main
+
+FAST = ["--size", "64", "--batch-size", "4", "--threads", "1", "--progress", "json"]
+
+
+def lesion_frame(rng: np.random.Generator, malignant: bool) -> tuple[np.ndarray, np.ndarray]:
+    """A speckled 96×128 'B-mode' frame with a dark lesion (irregular when malignant) and its mask."""
+    image = np.clip(rng.normal(120, 30, (96, 128)), 0, 255).astype(np.uint8)
+    mask = np.zeros((96, 128), np.uint8)
+    centre = (int(rng.integers(40, 88)), int(rng.integers(30, 60)))
+    axes = (int(rng.integers(12, 22)), int(rng.integers(8, 16)))
+    cv2.ellipse(mask, centre, axes, float(rng.uniform(0, 180)), 0, 360, 1, -1)
+    if malignant:
+        for _ in range(4):
+            spike = (centre[0] + int(rng.integers(-20, 20)), centre[1] + int(rng.integers(-14, 14)))
+            cv2.line(mask, centre, spike, 1, 3)
+    image[mask > 0] = (image[mask > 0] * 0.3).astype(np.uint8)
+    return image, mask
+
+
+def write_folder(folder: Path, count: int, seed: int, split: str = "train") -> Path:
+    rng = np.random.default_rng(seed)
+    (folder / "img").mkdir(parents=True)
+    rows = []
+    for i in range(count):
+        malignant = i % 2 == 1
+        image, mask = lesion_frame(rng, malignant)
+        cv2.imwrite(str(folder / "img" / f"f{i}.png"), image)
+        cv2.imwrite(str(folder / "img" / f"m{i}.png"), mask * 255)
+        label = "malignant" if malignant else "benign"
+        rows.append([f"img/f{i}.png", f"img/m{i}.png", label, f"p{i // 2}", split])
+    with (folder / "labels.csv").open("w", newline="") as stream:
+        csv.writer(stream).writerows([["image", "mask", "label", "patient", "split"], *rows])
+    return folder
+
+
+def json_events(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def digest(folder: Path) -> str:
+    return hashlib.sha256(
+        b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file())
+    ).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory) -> tuple[Path, Path]:
+    """A finetuned bundle (2 epochs on 12 frames) and its training folder."""
+    root = tmp_path_factory.mktemp("train")
+    folder = write_folder(root / "data", 12, seed=1)
+    bundle = root / "base"
+    code = main(
+        [
+            "finetune",
+            "--data",
+            str(folder),
+            "--epochs",
+            "2",
+            "--replay",
+            "8",
+            "--val-fraction",
+            "0.25",
+            "--out",
+            str(bundle),
+            "--work",
+            str(root / "work"),
+            "--version",
+            "tiny-base",
+            *FAST,
+        ]
+    )
+    assert code == 0
+    return bundle, folder
+
+
+def test_finetune_publishes_a_bundle_with_replay_sample(base, capsys) -> None:
+    bundle, _ = base
+    spec = read_spec(bundle)
+    assert spec.version == "tiny-base" and spec.arch == "c5net_tiny" and spec.input_size == 64
+    assert (
+        spec.training["stage"] == "finetune"
+        and spec.training["data"]["train"] + spec.training["data"]["val"] == 12
+    )
+    assert "dice" in spec.metrics["validation"]
+    with (bundle / "replay" / "labels.csv").open() as stream:
+        rows = list(csv.DictReader(stream))
+    assert {r["split"] for r in rows} == {"train", "val"} and len(rows) == 8
+    assert all((bundle / "replay" / r["image"]).is_file() for r in rows)
+
+
+def test_evaluate_writes_the_agreed_json(base, tmp_path) -> None:
+    bundle, folder = base
+    out = tmp_path / "metrics.json"
+    assert main(["evaluate", str(bundle), str(folder), "--json", str(out), "--bootstrap", "50"]) == 0
+    result = json.loads(out.read_text())
+    for key in ("dice", "iou", "hd95", "auc", "accuracy", "sensitivity", "specificity", "n"):
+        assert key in result
+    assert result["n"] == 12 and set(result["ci"]) >= {"dice", "auc"}
+
+
+def test_retrain_publishes_a_child_and_leaves_the_base_untouched(base, tmp_path, capsys) -> None:
+    bundle, _ = base
+    before = digest(bundle)
+    corrections = write_folder(tmp_path / "corr", 8, seed=7)
+    models = tmp_path / "models"
+    code = main(
+        [
+            "retrain",
+            "--base",
+            str(bundle),
+            "--data",
+            str(corrections),
+            "--out",
+            str(models),
+            "--epochs",
+            "1",
+            "--margin",
+            "1",
+            "--tolerance",
+            "1",
+            "--version",
+            "tiny-r1",
+            "--work",
+            str(tmp_path / "w"),
+            *FAST[2:],
+        ]
+    )
+    assert code == 0
+    verdict = [e for e in json_events(capsys.readouterr().out) if e["event"] == "verdict"][-1]
+    assert verdict["accepted"] is True and verdict["version"] == "tiny-r1"
+    assert set(verdict["base"]) == {"corrections", "replay"} and "dice" in verdict["candidate"]["replay"]
+    child = read_spec(models / "tiny-r1")
+    assert child.parent == "tiny-base" and child.training["stage"] == "retrain"
+    assert (models / "tiny-r1" / "replay" / "labels.csv").is_file()
+    assert digest(bundle) == before
+
+
+def test_retrain_rejected_by_the_gate_publishes_nothing(base, tmp_path, capsys) -> None:
+    bundle, _ = base
+    corrections = write_folder(tmp_path / "corr", 8, seed=8)
+    models = tmp_path / "models"
+    code = main(
+        [
+            "retrain",
+            "--base",
+            str(bundle),
+            "--data",
+            str(corrections),
+            "--out",
+            str(models),
+            "--epochs",
+            "1",
+            "--margin",
+            "-2",
+            "--work",
+            str(tmp_path / "w"),
+            *FAST[2:],
+        ]
+    )
+    assert code == 0
+    verdict = [e for e in json_events(capsys.readouterr().out) if e["event"] == "verdict"][-1]
+    assert verdict["accepted"] is False and verdict["bundle"] is None
+    assert any("WORSE" in reason for reason in verdict["reasons"])
+    assert not models.exists() or not any(models.iterdir())
+
+
+def test_retrain_with_mean_teacher_on_unlabelled_frames(base, tmp_path, capsys) -> None:
+    bundle, _ = base
+    corrections = write_folder(tmp_path / "corr", 8, seed=9)
+    unlabelled = tmp_path / "unlabelled"
+    unlabelled.mkdir()
+    rng = np.random.default_rng(3)
+    for i in range(4):
+        cv2.imwrite(str(unlabelled / f"u{i}.png"), lesion_frame(rng, i % 2 == 0)[0])
+    code = main(
+        [
+            "retrain",
+            "--base",
+            str(bundle),
+            "--data",
+            str(corrections),
+            "--out",
+            str(tmp_path / "m"),
+            "--epochs",
+            "1",
+            "--unlabelled",
+            str(unlabelled),
+            "--consistency",
+            "1",
+            "--margin",
+            "1",
+            "--tolerance",
+            "1",
+            "--work",
+            str(tmp_path / "w"),
+            *FAST[2:],
+        ]
+    )
+    assert code == 0
+    verdict = [e for e in json_events(capsys.readouterr().out) if e["event"] == "verdict"][-1]
+    assert verdict["accepted"] is True
+    assert read_spec(Path(verdict["bundle"])).training["unlabelled"] == 4
+
+
+def test_retrain_without_a_replay_sample_is_refused(tmp_path, capsys) -> None:
+    from c5desk.model.bundle import make_random_bundle
+
+    bundle = make_random_bundle(tmp_path / "b", input_size=64)
+    corrections = write_folder(tmp_path / "corr", 8, seed=5)
+    code = main(["retrain", "--base", str(bundle), "--data", str(corrections), "--out", str(tmp_path / "m")])
+    assert code == 1
+    assert "no replay sample" in capsys.readouterr().err
+
+
+def test_pretrain_on_an_isic_style_folder(tmp_path) -> None:
+    root = tmp_path / "isic"
+    rng = np.random.default_rng(2)
+    rows = [["split", "image", "mask_jpeg", "malignant"]]
+    (root / "x").mkdir(parents=True)
+    for i in range(8):
+        grey, mask = lesion_frame(rng, i % 2 == 1)
+        cv2.imwrite(str(root / "x" / f"i{i}.jpg"), cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))
+        cv2.imwrite(str(root / "x" / f"m{i}.jpg"), mask * 255)
+        rows.append(["train" if i < 6 else "val", f"x/i{i}.jpg", f"x/m{i}.jpg", str(i % 2)])
+    with (root / "labels.csv").open("w", newline="") as stream:
+        csv.writer(stream).writerows(rows)
+    out = tmp_path / "pre"
+    assert main(["pretrain", "--data", str(root), "--epochs", "1", "--out", str(out), *FAST]) == 0
+    spec = read_spec(out)
+    assert spec.training["stage"] == "pretrain" and spec.training["data"]["train"] == 6
+    # the source stage initialises the target stage
+    folder = write_folder(tmp_path / "target", 8, seed=4)
+    fine = tmp_path / "fine"
+    args = ["finetune", "--data", str(folder), "--init", str(out), "--epochs", "1", "--replay", "0"]
+    assert main([*args, "--out", str(fine), *FAST]) == 0
+    assert read_spec(fine).parent == spec.version
+    assert not (fine / "replay").exists()

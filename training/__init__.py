@@ -1,0 +1,1 @@
+"""Training, evaluation and retraining of c5desk models (imports c5desk; c5desk never imports this)."""

@@ -1,0 +1,130 @@
+"""`python -m training` and `c5desk train|evaluate|retrain`: pretrain, finetune, evaluate, retrain."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from c5desk.errors import C5Error
+from c5desk.settings import cache_dir, data_root
+
+EXIT_CANCELLED = 130
+
+
+def _common(parser: argparse.ArgumentParser, epochs: int, lr: float) -> None:
+    parser.add_argument("--arch", default="c5net_tiny", help="registered architecture (default c5net_tiny)")
+    parser.add_argument("--size", type=int, default=192, help="model input size in px, a multiple of 32")
+    parser.add_argument("--epochs", type=int, default=epochs)
+    parser.add_argument("--batch-size", type=int, default=8, help="per process (global = this × processes)")
+    parser.add_argument("--lr", type=float, default=lr, help="peak learning rate (AdamW, warm-up + cosine)")
+    parser.add_argument("--cls-weight", type=float, default=0.5, help="λ of the class loss")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: all this process may use)")
+    parser.add_argument("--init", type=Path, help="start from this bundle's weights (same architecture)")
+    parser.add_argument("--work", type=Path, help="checkpoint folder; rerunning the same command resumes")
+    _run_options(parser)
+    parser.add_argument("--version", help="version name of the new bundle (default: arch + UTC time)")
+    parser.add_argument("--out", type=Path, required=True, help="new bundle folder (never overwritten)")
+
+
+def _run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--progress", choices=("bar", "json", "quiet"), help="default: bar on a terminal, else json"
+    )
+    parser.add_argument("--cancel-file", type=Path, help="stop cleanly when this file appears")
+
+
+def build_parser(prog: str = "python -m training") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="Train, evaluate and retrain c5desk models.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    pre = sub.add_parser("pretrain", help="source stage on ISIC 2017 dermoscopy (grey-converted)")
+    pre.add_argument("--data", type=Path, default=data_root() / "isic2017")
+    pre.add_argument("--limit", type=int, help="use only the first N images per split (smoke tests)")
+    _common(pre, epochs=4, lr=2e-3)
+    fine = sub.add_parser("finetune", help="target stage on a labelled folder (default BUS-BRA split=train)")
+    add_finetune_arguments(fine)
+    from training import evaluate_cli, retrain_cli
+
+    evaluate_cli.add_arguments(
+        sub.add_parser("evaluate", help="metrics with 95 % intervals on a labelled folder")
+    )
+    retrain_cli.add_arguments(sub.add_parser("retrain", help="learn from corrections with replay and a gate"))
+    return parser
+
+
+def add_finetune_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, default=data_root() / "busbra", help="labelled folder")
+    parser.add_argument("--split", nargs="*", default=["train"], help="split values to train on (never test)")
+    parser.add_argument("--val-fraction", type=float, default=0.15, help="patient-disjoint validation share")
+    parser.add_argument(
+        "--encoder-lr-scale", type=float, help="encoder LR factor (default 0.3 with --init, else 1)"
+    )
+    parser.add_argument(
+        "--replay", type=int, default=240, help="frames packaged as the replay sample (0: none)"
+    )
+    _common(parser, epochs=12, lr=2e-3)
+
+
+def prepare(args: argparse.Namespace) -> None:
+    """Threads, device, progress mode and the default work folder, once per process."""
+    import torch
+
+    from c5desk.device import cpu_threads, resolve_device
+
+    torch.set_num_threads(args.threads or cpu_threads())
+    args.device_name = str(resolve_device(args.device))
+    if args.progress is None:
+        args.progress = "bar" if sys.stderr.isatty() else "json"
+    if getattr(args, "work", None) is None and getattr(args, "out", None) is not None:
+        args.work = cache_dir() / "training" / f"{args.command}-{args.out.resolve().name}"
+
+
+def run(args: argparse.Namespace) -> int:
+    from training import distributed as dd
+    from training import recipes
+    from training.progress import Cancelled, Reporter, dumps
+
+    if args.command == "evaluate":
+        from training import evaluate_cli
+
+        return evaluate_cli.run(args)
+    prepare(args)
+    info = dd.setup(args.device_name)
+    try:
+        if args.command == "retrain":
+            from training import retrain_cli
+
+            return retrain_cli.run(args, info)
+        result = recipes.pretrain(args, info) if args.command == "pretrain" else recipes.finetune(args, info)
+        if info.main:
+            Reporter(args.progress).emit("saved", **result)
+            if args.progress != "json":
+                print(dumps(result))
+        return 0
+    except Cancelled:
+        if info.main:
+            Reporter(args.progress).emit("cancelled", work=str(args.work))
+            print(f"cancelled; rerun the same command to resume from {args.work}", file=sys.stderr)
+        return EXIT_CANCELLED
+    finally:
+        dd.teardown(info)
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m training") -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    args = build_parser(prog).parse_args(argv)
+    try:
+        return run(args)
+    except C5Error as exc:
+        from training.progress import dumps
+
+        if getattr(args, "progress", None) == "json":
+            print(dumps({"event": "error", "message": str(exc)}), flush=True)
+        print(f"{prog} {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{prog} {args.command}: interrupted", file=sys.stderr)
+        return EXIT_CANCELLED

@@ -1,0 +1,205 @@
+"""Evaluate a model bundle on a labelled folder, through exactly the app's inference path.
+
+Every row goes through c5desk.store.labelled.prepare_row (the import checks) and c5desk.infer.Predictor
+frame by frame, and the prediction is compared at full frame resolution with the reference mask and label:
+- segmentation (dice, iou, hd95) on every row with a mask file (benign, malignant, and normal or unsure rows
+  that have one); hd95 is in mm only when EVERY segmented frame is calibrated, else in px for all, so that
+  one mean never mixes units ("hd95_units" says which). Images where exactly one of the two masks is empty
+  have no hd95: they are left out of its mean and counted in "n_hd95_undefined".
+- classification (auc, accuracy, sensitivity, specificity at `threshold`) on benign (0) / malignant (1)
+  rows only; normal and unsure rows carry no malignancy truth.
+Intervals are 95 % percentile bootstraps over images (score and label resampled together). The results dict
+is JSON-safe (undefined values are None) and is exactly what goes into out_json.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from c5desk.errors import C5Error
+from c5desk.infer import Predictor
+from c5desk.store.files import write_atomic
+from c5desk.store.labelled import LABELS_CSV, prepare_row, read_table
+from training import metrics as M
+from training.data import DataError
+from training.plots import plot_reliability, plot_roc
+
+CLASS_OF = {"benign": 0, "malignant": 1}
+METRICS = ("dice", "iou", "hd95", "auc", "accuracy", "sensitivity", "specificity")
+CSV_COLUMNS = ("image", "label", "p_malignant", "dice", "iou", "hd95", "uncertainty")
+ROC_PNG, CALIBRATION_PNG = "roc.png", "calibration.png"
+NAN = float("nan")
+
+
+@dataclass
+class ImageResult:
+    image: str  # path relative to the folder, as in labels.csv
+    label: str
+    p_malignant: float
+    uncertainty: float
+    segmented: bool  # the row has a reference mask
+    calibrated: bool
+    dice: float = NAN
+    iou: float = NAN
+    hd95_px: float = NAN
+    hd95_mm: float = NAN
+
+
+def evaluate(
+    bundle: Path,
+    folder: Path,
+    *,
+    split: str | None = None,
+    out_json: Path | None = None,
+    out_csv: Path | None = None,
+    plots_dir: Path | None = None,
+    device: str = "cpu",
+    tta: bool = True,
+    threshold: float = 0.5,
+    n_boot: int = 2000,
+    progress: Callable[[int, int], None] | None = None,
+    backend: str = "auto",
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Metrics of `bundle` on the rows of `folder` (only those of `split` when given); see the module doc."""
+    folder = Path(folder)
+    rows = select_rows(folder, split)
+    predictor = Predictor(bundle, device=device, backend=backend, tta=tta)
+    results = []
+    for done, (line, row) in enumerate(rows, start=1):
+        results.append(evaluate_row(predictor, folder, line, row))
+        if progress is not None:
+            progress(done, len(rows))
+    summary = summarise(results, threshold=threshold, n_boot=n_boot, seed=seed)
+    summary.update(bundle_version=predictor.version, split=split, threshold=threshold, tta=tta, n_boot=n_boot)
+    summary = json_safe(summary)
+    if out_json is not None:
+        write_atomic(Path(out_json), (json.dumps(summary, indent=2, allow_nan=False) + "\n").encode())
+    if out_csv is not None:
+        write_atomic(Path(out_csv), per_image_csv(results, summary["hd95_units"]).encode())
+    if plots_dir is not None:
+        scores, labels = classified(results)
+        name = f"{predictor.version}" + (f", split {split}" if split else "")
+        plot_roc(Path(plots_dir) / ROC_PNG, scores, labels, title=f"ROC: {name}")
+        plot_reliability(Path(plots_dir) / CALIBRATION_PNG, scores, labels, title=f"Reliability: {name}")
+    return summary
+
+
+def select_rows(folder: Path, split: str | None) -> list[tuple[int, dict[str, str]]]:
+    """(line number, row) of labels.csv, filtered on the split column; DataError when nothing is left."""
+    if not folder.is_dir():
+        raise DataError(f"evaluation folder {folder} does not exist or is not a folder")
+    table, _ignored = read_table(folder)
+    numbered = enumerate(table, start=2)
+    rows = [(line, row) for line, row in numbered if split is None or row.get("split") == split]
+    if rows:
+        return rows
+    if split is None:
+        raise DataError(f"{folder / LABELS_CSV} has no rows to evaluate")
+    present = sorted({row.get("split", "") for row in table} - {""})
+    found = f"splits present: {', '.join(present)}" if present else "it has no split values"
+    raise DataError(f"{folder / LABELS_CSV} has no rows with split {split!r} ({found})")
+
+
+def evaluate_row(predictor: Predictor, folder: Path, line: int, row: dict[str, str]) -> ImageResult:
+    """One row: decode and check it, predict, and score it against its reference."""
+    where = f"{folder.name}/{LABELS_CSV} line {line} ({row.get('image', '')})"
+    try:
+        prepared = prepare_row(folder, line, row)
+        prediction = predictor.predict(prepared.frame)
+    except C5Error as exc:
+        raise DataError(f"{where}: {exc}") from exc
+    frame = prepared.frame
+    result = ImageResult(
+        image=Path(row["image"]).as_posix(),
+        label=prepared.label,
+        p_malignant=float(prediction.p_malignant),
+        uncertainty=float(prediction.uncertainty),
+        segmented=bool(row.get("mask")),
+        calibrated=frame.mm_per_px is not None,
+    )
+    if result.segmented:
+        result.dice = M.dice(prediction.mask, prepared.mask)
+        result.iou = M.iou(prediction.mask, prepared.mask)
+        result.hd95_px = M.hd95(prediction.mask, prepared.mask)
+        if frame.mm_per_px is not None:
+            result.hd95_mm = M.hd95(prediction.mask, prepared.mask, frame.mm_per_px)
+    return result
+
+
+def summarise(results: list[ImageResult], *, threshold: float, n_boot: int, seed: int = 0) -> dict[str, Any]:
+    """Means / values of every metric with bootstrap intervals, plus counts (NaN where undefined)."""
+    segmented = [r for r in results if r.segmented]
+    units = "mm" if segmented and all(r.calibrated for r in segmented) else "px"
+    per_image = {
+        "dice": np.array([r.dice for r in segmented]),
+        "iou": np.array([r.iou for r in segmented]),
+        "hd95": np.array([r.hd95_mm if units == "mm" else r.hd95_px for r in segmented]),
+    }
+    scores, labels = classified(results)
+    at = {
+        "auc": M.roc_auc,
+        "accuracy": lambda s, y: M.accuracy(s, y, threshold),
+        "sensitivity": lambda s, y: M.sensitivity(s, y, threshold),
+        "specificity": lambda s, y: M.specificity(s, y, threshold),
+    }
+    out: dict[str, Any] = {name: M.nanmean(values) for name, values in per_image.items()}
+    out.update({name: fn(scores, labels) if len(labels) else NAN for name, fn in at.items()})
+    out["n"] = len(results)
+    ci = {name: M.bootstrap_ci(values, M.nanmean, n_boot, seed) for name, values in per_image.items()}
+    ci.update({name: M.bootstrap_ci((scores, labels), fn, n_boot, seed) for name, fn in at.items()})
+    out["ci"] = {name: list(ci[name]) for name in METRICS}
+    out.update(
+        ci_level=0.95,
+        hd95_units=units,
+        n_segmented=len(segmented),
+        n_hd95_undefined=int(np.sum(np.isnan(per_image["hd95"]))),
+        n_classified=len(labels),
+        n_malignant=int(labels.sum()),
+        confusion=M.confusion(scores, labels, threshold),
+        ece=M.expected_calibration_error(scores, labels),
+    )
+    return out
+
+
+def classified(results: list[ImageResult]) -> tuple[np.ndarray, np.ndarray]:
+    """P(malignant) and 0/1 truth of the benign/malignant rows."""
+    rows = [r for r in results if r.label in CLASS_OF]
+    return np.array([r.p_malignant for r in rows], float), np.array([CLASS_OF[r.label] for r in rows], int)
+
+
+def per_image_csv(results: list[ImageResult], units: str) -> str:
+    """One line per image; metrics that do not apply (no mask, undefined hd95) are left empty."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for r in results:
+        values = (r.p_malignant, r.dice, r.iou, r.hd95_mm if units == "mm" else r.hd95_px, r.uncertainty)
+        writer.writerow([r.image, r.label, *(_cell(v) for v in values)])
+    return buffer.getvalue()
+
+
+def json_safe(value: Any) -> Any:
+    """NaN/inf -> None, numpy scalars -> Python numbers, tuples -> lists (for allow_nan=False)."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _cell(value: float) -> str:
+    return f"{value:.6g}" if math.isfinite(value) else ""

@@ -1,0 +1,135 @@
+"""`retrain --base BUNDLE --data FOLDER_OR_STORE --out MODELS_DIR`: the in-app learning loop, gated.
+
+Prints the verdict as a JSON event ({"event": "verdict", "accepted": ..., "reasons": [...], "base": {...},
+"candidate": {...}, "version": ..., "bundle": ...}); a rejected candidate is not written anywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+from training import distributed as dd
+from training import retrain as rt
+from training.loop import FitConfig, Trainer
+from training.progress import CancelToken, Reporter, dumps
+from training.publish import new_version, publish
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--base", type=Path, required=True, help="the bundle to start from (e.g. the active one)"
+    )
+    parser.add_argument(
+        "--data", type=Path, required=True, help="corrections: a dataset store or labelled folder"
+    )
+    parser.add_argument(
+        "--out", type=Path, required=True, help="models folder; the new bundle goes in a subfolder"
+    )
+    parser.add_argument(
+        "--unlabelled", type=Path, help="frames for mean-teacher consistency (store or folder)"
+    )
+    parser.add_argument("--consistency", type=float, default=0.0, help="mean-teacher weight (0: off; try 1)")
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--encoder-lr-scale", type=float, default=0.3)
+    parser.add_argument(
+        "--replay-ratio", type=float, default=1.0, help="weight of corrections vs replay frames"
+    )
+    parser.add_argument(
+        "--holdout", type=float, default=0.25, help="share of corrections held out for the gate"
+    )
+    parser.add_argument("--min-corrections", type=int, default=4)
+    parser.add_argument("--margin", type=float, default=0.0, help="allowed drop on held-out corrections")
+    parser.add_argument(
+        "--tolerance", type=float, default=0.02, help="allowed drop on the replay validation part"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--work", type=Path, help="checkpoint folder; rerunning the same command resumes")
+    parser.add_argument("--version", help="version name of the new bundle (default: arch + UTC time)")
+    parser.add_argument("--progress", choices=("bar", "json", "quiet"))
+    parser.add_argument("--cancel-file", type=Path)
+
+
+def run(args: argparse.Namespace, info: dd.DistInfo) -> int:
+    model, spec = rt.base_model(args.base)
+    size = spec.input_size
+    corrections = rt.load_corrections(args.data, size)
+    corr_train, corr_hold = rt.split_corrections(corrections, args.holdout, args.seed, args.min_corrections)
+    replay_train, replay_val = rt.replay_parts(args.base, size)
+    unlabelled = (
+        rt.load_unlabelled(args.unlabelled, size) if args.unlabelled and args.consistency > 0 else None
+    )
+    parts = {"corrections": corr_hold, "replay": replay_val}
+    before = rt.measure(model, parts, args.device_name) if info.main else {}
+    cfg = FitConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        encoder_lr_scale=args.encoder_lr_scale,
+        seed=args.seed,
+        device=args.device_name,
+        consistency=args.consistency,
+    )
+    train = rt.training_mix(corr_train, replay_train, args.replay_ratio)
+    cfg = replace(cfg, batch_size=min(cfg.batch_size, len(train)))
+    reporter = Reporter(args.progress if info.main else "quiet")
+    cancel = CancelToken(args.cancel_file).install()
+    try:
+        trainer = Trainer(
+            model,
+            train,
+            None,
+            cfg,
+            work=args.work,
+            reporter=reporter,
+            cancel=cancel,
+            info=info,
+            unlabelled=unlabelled,
+        )
+        result = trainer.fit()
+    finally:
+        cancel.uninstall()
+    if not info.main:
+        return 0
+    model.load_state_dict(result.weights)
+    after = rt.measure(model, parts, args.device_name)
+    accepted, reasons = rt.gate(before, after, rt.GateRule(args.margin, args.tolerance))
+    version, folder = None, None
+    if accepted:
+        version = args.version or new_version(spec.arch)
+        training = {
+            "stage": "retrain",
+            "base": spec.version,
+            "corrections": {"train": len(corr_train), "held_out": len(corr_hold)},
+            "replay": {"train": len(replay_train), "val": len(replay_val)},
+            "unlabelled": 0 if unlabelled is None else len(unlabelled),
+            "recipe": {"epochs": cfg.epochs, "lr": cfg.lr, "consistency": cfg.consistency},
+            "history": result.history,
+            "seconds": round(result.seconds, 1),
+        }
+        folder = publish(
+            model,
+            args.out / version,
+            version=version,
+            parent=spec.version,
+            training=training,
+            metrics={"gate": {"base": before, "candidate": after}},
+            extras=rt.carry_replay(args.base),
+        )
+    verdict = {
+        "accepted": accepted,
+        "reasons": reasons,
+        "base": before,
+        "candidate": after,
+        "version": version,
+        "bundle": None if folder is None else str(folder),
+    }
+    reporter.emit("verdict", **verdict)
+    if args.progress != "json":
+        print(dumps({"event": "verdict", **verdict}))
+    return 0

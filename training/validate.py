@@ -1,0 +1,47 @@
+"""Quick validation during training at model resolution (the full-frame evaluation is training.evaluate)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from c5desk.preprocess import normalise
+from training.data import Samples
+from training.metrics import roc_auc
+
+
+@torch.no_grad()
+def predict_samples(
+    model: torch.nn.Module, samples: Samples, mean: float, std: float, device: str, batch: int = 32
+) -> tuple[np.ndarray, np.ndarray]:
+    """(probability maps (N,S,S), P(malignant) (N,)) without augmentation."""
+    was_training = model.training
+    model.eval()
+    probs, scores = [], []
+    for start in range(0, len(samples), batch):
+        images = samples.images[start : start + batch]
+        x = torch.from_numpy(np.stack([normalise(i, mean, std) for i in images])).to(device)
+        seg, cls = model(x)
+        probs.append(torch.sigmoid(seg.float())[:, 0].cpu().numpy())
+        scores.append(cls.float().softmax(1)[:, 1].cpu().numpy())
+    model.train(was_training)
+    return np.concatenate(probs), np.concatenate(scores)
+
+
+def dice_per_image(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    inter = (pred & truth).sum((1, 2))
+    total = pred.sum((1, 2)) + truth.sum((1, 2))
+    return np.where(total == 0, 1.0, 2 * inter / np.maximum(total, 1))
+
+
+def validate(
+    model: torch.nn.Module, samples: Samples, mean: float, std: float, device: str
+) -> dict[str, float]:
+    """Mean Dice, AUC and accuracy of the model on `samples` (the numbers used for model selection)."""
+    probs, scores = predict_samples(model, samples, mean, std, device)
+    dice = dice_per_image(probs > 0.5, samples.masks > 0)
+    known = samples.labels >= 0
+    labels = samples.labels[known]
+    auc = roc_auc(scores[known], labels) if known.any() else float("nan")
+    accuracy = float(((scores[known] >= 0.5) == (labels == 1)).mean()) if known.any() else float("nan")
+    return {"dice": round(float(dice.mean()), 4), "auc": round(float(auc), 4), "accuracy": round(accuracy, 4)}
