@@ -23,6 +23,30 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
 }
 
+# Training lives in the top-level `training` package, which imports c5desk (never the reverse); these
+# commands hand their arguments to it untouched. A lean (inference-only) installation may lack it.
+TRAINING_COMMANDS: dict[str, tuple[list[str], str]] = {
+    "train": ([], "train a model: `train pretrain ...` (ISIC source stage) or `train finetune ...` (target)"),
+    "evaluate": (["evaluate"], "metrics with 95%% intervals of a model bundle on a labelled folder"),
+    "retrain": (
+        ["retrain"],
+        "learn from corrections with replay; publish only if the validation gate passes",
+    ),
+}
+
+
+def run_training(argv: list[str]) -> int:
+    try:
+        cli = importlib.import_module("training.cli")
+    except ImportError as exc:
+        print(
+            f"c5desk {argv[0]}: the training package is not part of this installation ({exc})",
+            file=sys.stderr,
+        )
+        return 1
+    prefix, _help = TRAINING_COMMANDS[argv[0]]
+    return int(cli.main([*prefix, *argv[1:]], prog=f"c5desk {argv[0]}" if not prefix else "c5desk"))
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -31,11 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_module, help_text) in COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)
+    for name, (_prefix, help_text) in TRAINING_COMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in TRAINING_COMMANDS:
+        return run_training(argv)
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
         parser = build_parser()
         if argv and argv[0] not in ("-h", "--help"):

@@ -49,7 +49,7 @@ def build_parser(prog: str = "python -m training") -> argparse.ArgumentParser:
     from training import evaluate_cli, retrain_cli
 
     evaluate_cli.add_arguments(
-        sub.add_parser("evaluate", help="metrics with 95 % intervals on a labelled folder")
+        sub.add_parser("evaluate", help="metrics with 95%% intervals on a labelled folder")
     )
     retrain_cli.add_arguments(sub.add_parser("retrain", help="learn from corrections with replay and a gate"))
     return parser
