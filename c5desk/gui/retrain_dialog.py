@@ -1,0 +1,283 @@
+"""Model → Retrain…: retrain in a separate process with live curves, then keep or discard the new model.
+
+Training never runs in the GUI process (a crash or an out-of-memory there must not cost the clinician's
+work); it reports JSON lines (see c5desk.gui.process_runner) that become loss/validation curves, a
+progress bar and an ETA. At the end the gate's verdict and old-vs-new metrics are shown, and the user
+activates the new version (registered in the store with its parent) or discards its bundle.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from PySide6 import QtCore, QtWidgets
+
+from c5desk.errors import BundleError, C5Error
+from c5desk.gui.dialog_parts import (
+    StatusLine,
+    register_bundle_version,
+    scan_bundles,
+)
+from c5desk.gui.process_runner import JsonLinesProcess
+from c5desk.gui.training_curves import TrainingCurves
+from c5desk.gui.verdict_panel import VerdictPanel
+from c5desk.model.bundle import read_spec
+from c5desk.store import Store
+
+CANCEL_EXIT_CODE = 130
+CLOSE_WAIT_MS = 3000
+
+
+class RetrainDialog(QtWidgets.QDialog):
+    """`command` replaces the training command (tests); "{cancel_file}" in it becomes the cancel file."""
+
+    activated = QtCore.Signal(str, str)  # version, bundle folder
+
+    def __init__(
+        self,
+        parent: QtWidgets.QWidget | None,
+        store_folder: Path,
+        base_bundle: Path,
+        models_dir: Path,
+        command: list[str] | None = None,
+        *,
+        grace_s: float = 10.0,
+    ) -> None:
+        super().__init__(parent)
+        self.store_folder, self.base_bundle = Path(store_folder), Path(base_bundle)
+        self.models_dir = Path(models_dir)
+        self._command = list(command) if command is not None else None
+        self.runner = JsonLinesProcess(self, grace_s=grace_s)
+        self.runner.event.connect(self._on_event)
+        self.runner.text.connect(self._append_details)
+        self.runner.finished.connect(self._on_finished)
+        self._temp_dir: Path | None = None
+        self.candidate: tuple[str, Path] | None = None
+        self.setWindowTitle("Retrain the model")
+        self.resize(900, 700)
+        self._build()
+        self._reset_run()
+
+    # ---- layout ----------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        layout = QtWidgets.QVBoxLayout(self)
+        header = QtWidgets.QLabel(self._header_text())
+        header.setWordWrap(True)
+        layout.addWidget(header)
+        self.curves = TrainingCurves()
+        layout.addWidget(self.curves, stretch=2)
+        self.status = StatusLine()
+        layout.addWidget(self.status)
+        self.verdict_panel = VerdictPanel()
+        layout.addWidget(self.verdict_panel)
+        self.details_toggle = QtWidgets.QToolButton(text="Details", checkable=True)
+        self.details = QtWidgets.QPlainTextEdit(readOnly=True)
+        self.details.setMaximumBlockCount(5000)
+        self.details.setVisible(False)
+        self.details_toggle.toggled.connect(self.details.setVisible)
+        layout.addWidget(self.details_toggle)
+        layout.addWidget(self.details, stretch=1)
+        layout.addLayout(self._build_buttons())
+
+    def _build_buttons(self) -> QtWidgets.QHBoxLayout:
+        row = QtWidgets.QHBoxLayout()
+        self.start_button = QtWidgets.QPushButton("Start retraining")
+        self.cancel_button = QtWidgets.QPushButton("Cancel training")
+        self.activate_button = QtWidgets.QPushButton("Activate new version")
+        self.discard_button = QtWidgets.QPushButton("Discard new version")
+        self.close_button = QtWidgets.QPushButton("Close")
+        for button, slot in (
+            (self.start_button, self.start),
+            (self.cancel_button, self.cancel),
+            (self.activate_button, self.activate),
+            (self.discard_button, self.discard),
+            (self.close_button, self.reject),
+        ):
+            button.setAutoDefault(False)
+            button.clicked.connect(slot)
+            row.addWidget(button)
+        return row
+
+    def _header_text(self) -> str:
+        try:
+            base = f"<b>{read_spec(self.base_bundle).version}</b>"
+        except BundleError as exc:
+            base = f"unreadable ({exc})"
+        return (
+            f"Current model: {base}<br>Training data: {self.store_folder}<br>"
+            f"New versions are saved in: {self.models_dir}"
+        )
+
+    # ---- running ---------------------------------------------------------------------------------------
+    def is_running(self) -> bool:
+        return self.runner.is_running()
+
+    def build_command(self, cancel_file: Path) -> list[str]:
+        if self._command is None:
+            return [
+                sys.executable, "-m", "training", "retrain",
+                "--base", str(self.base_bundle), "--data", str(self.store_folder),
+                "--out", str(self.models_dir), "--progress", "json", "--cancel-file", str(cancel_file),
+            ]  # fmt: skip
+        return [arg.replace("{cancel_file}", str(cancel_file)) for arg in self._command]
+
+    def start(self) -> None:
+        if self.is_running():
+            return
+        self._reset_run()
+        try:
+            self.models_dir.mkdir(parents=True, exist_ok=True)
+            self._temp_dir = Path(tempfile.mkdtemp(prefix="c5desk-retrain-"))
+        except OSError as exc:
+            self.status.show_message(f"Cannot prepare the training run: {exc}", "error")
+            return
+        self.runner.start(self.build_command(self._temp_dir / "cancel"), self._temp_dir / "cancel")
+        if self.is_running():  # a program that cannot start may already have reported so
+            self.status.show_message("Retraining in a separate process; the app stays usable meanwhile.")
+        self._update_buttons()
+
+    def cancel(self) -> None:
+        if self.is_running():
+            self.runner.cancel()
+            self.status.show_message("Cancelling: the training stops after its current step…", "warn")
+            self._update_buttons()
+
+    def _reset_run(self) -> None:
+        self._cleanup_temp()
+        self.candidate, self.verdict = None, None
+        self._error: str | None = None
+        self._cancelled = self._resumable = False
+        self.curves.reset()
+        self.verdict_panel.clear()
+        self.details.clear()
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        running = self.is_running()
+        self.start_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running and not self.runner.cancel_requested)
+        ready = self.candidate is not None and not running
+        self.activate_button.setEnabled(ready and bool(self.verdict and self.verdict.get("accepted") is True))
+        self.discard_button.setEnabled(ready)
+
+    # ---- events from the training process ---------------------------------------------------------------
+    def _on_event(self, event: dict[str, Any]) -> None:
+        handler = {
+            "start": self.curves.on_start,
+            "step": self.curves.on_step,
+            "epoch": self.curves.on_epoch,
+            "verdict": self._on_verdict,
+            "cancelled": self._on_cancelled,
+            "error": self._on_error,
+        }.get(event["event"])
+        if handler is not None:
+            handler(event)
+
+    def _on_verdict(self, event: dict[str, Any]) -> None:
+        self.verdict = event
+        self.verdict_panel.show_verdict(event)
+
+    def _on_cancelled(self, event: dict[str, Any]) -> None:
+        self._cancelled = True
+        self._resumable = bool(event.get("work"))  # the last finished epoch is kept for the next start
+
+    def _on_error(self, event: dict[str, Any]) -> None:
+        self._error = str(event.get("message") or "the training process reported an error")
+
+    def _append_details(self, text: str) -> None:
+        self.details.moveCursor(self.details.textCursor().MoveOperation.End)
+        self.details.insertPlainText(text)
+
+    def _on_finished(self, code: int, crashed: bool) -> None:
+        self._cleanup_temp()
+        ok = code == 0 and not crashed
+        self.curves.finish(complete=ok and self._error is None and self.verdict is not None)
+        if self._error is not None:
+            self._fail(f"Retraining failed: {self._error}")
+        elif self._cancelled or code == CANCEL_EXIT_CODE or (self.runner.cancel_requested and not ok):
+            resume = " Starting again resumes from the last finished epoch." if self._resumable else ""
+            self.status.show_message(f"Retraining cancelled; the active model is unchanged.{resume}", "warn")
+        elif not ok:
+            self._fail(f"The training process stopped unexpectedly (exit code {code}); see Details.")
+        elif self.verdict is None:
+            self._fail("The training process ended without a verdict; nothing was changed.")
+        else:
+            self._offer_candidate(self.verdict)
+        self._update_buttons()
+
+    def _fail(self, message: str) -> None:
+        self.status.show_message(message, "error")
+        self.details_toggle.setChecked(True)
+
+    def _offer_candidate(self, verdict: dict[str, Any]) -> None:
+        version, bundle = verdict.get("version"), verdict.get("bundle")
+        accepted = verdict.get("accepted") is True
+        if isinstance(version, str) and version and isinstance(bundle, str) and bundle:
+            folder = Path(bundle) if Path(bundle).is_absolute() else self.models_dir / bundle
+            self.candidate = (version, folder)
+            advice = "Activate it, or discard it." if accepted else "It cannot be activated; discard it."
+            self.status.show_message(
+                f"New version {version} is ready. {advice}", "ok" if accepted else "warn"
+            )
+        else:
+            self.status.show_message("No new version was saved; the active model is unchanged.", "warn")
+
+    # ---- the user's decision ---------------------------------------------------------------------------
+    def activate(self) -> None:
+        if self.candidate is None or self.is_running():
+            return
+        version, bundle = self.candidate
+        metrics = self.verdict.get("candidate") if self.verdict else None
+        try:
+            spec = read_spec(bundle)
+            if str(spec.version) != version:
+                raise BundleError(f"{bundle.name}: the bundle says version {spec.version!r}, not {version!r}")
+            known, _ = scan_bundles(self.models_dir)
+            base_spec = read_spec(self.base_bundle)
+            known.setdefault(str(base_spec.version), (self.base_bundle, base_spec))
+            with Store.open(self.store_folder) as store:
+                register_bundle_version(
+                    store, spec, known, metrics=metrics if isinstance(metrics, dict) else None
+                )
+                store.activate_model_version(version)
+        except (C5Error, OSError) as exc:
+            self.status.show_message(f"Cannot activate {version}: {exc}", "error")
+            return
+        self.candidate = None
+        self.status.show_message(f"Version {version} is now active. Roll back from Model → Versions…", "ok")
+        self._update_buttons()
+        self.activated.emit(version, str(bundle))
+
+    def discard(self) -> None:
+        if self.candidate is None or self.is_running():
+            return
+        version, bundle = self.candidate
+        try:
+            inside = bundle.resolve().is_relative_to(self.models_dir.resolve())
+            if inside and (bundle / "model.json").is_file():
+                shutil.rmtree(bundle)
+                note = "its files were deleted"
+            else:
+                note = f"its folder {bundle} is outside {self.models_dir} and was left in place"
+        except OSError as exc:
+            self.status.show_message(f"Cannot delete {bundle}: {exc.strerror or exc}", "error")
+            return
+        self.candidate = None
+        self.status.show_message(f"Version {version} discarded; {note}.", "info")
+        self._update_buttons()
+
+    # ---- closing ---------------------------------------------------------------------------------------
+    def done(self, result: int) -> None:
+        if self.is_running():  # closing stops training: a run nobody watches is never wanted
+            self.runner.stop(wait_ms=CLOSE_WAIT_MS)
+        self._cleanup_temp()
+        super().done(result)
+
+    def _cleanup_temp(self) -> None:
+        if getattr(self, "_temp_dir", None) is not None:
+            shutil.rmtree(self._temp_dir, ignore_errors=True)
+            self._temp_dir = None
