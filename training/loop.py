@@ -147,6 +147,8 @@ class Trainer:
         self.mean = float(model.default_cfg["mean"][0])
         self.std = float(model.default_cfg["std"][0])
         self.net = self._wrap(self.model)
+        fp16 = self.device.startswith("cuda") and self._half == torch.float16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=fp16)
 
     def _wrap(self, model: torch.nn.Module) -> torch.nn.Module:
         if not self.info.active:
@@ -158,8 +160,13 @@ class Trainer:
 
     def _autocast(self):
         if self.device.startswith("cuda"):
-            return torch.autocast("cuda", dtype=torch.bfloat16)
+            return torch.autocast("cuda", dtype=self._half)
         return torch.autocast("cpu", enabled=False)
+
+    @property
+    def _half(self) -> torch.dtype:
+        """bf16 where the GPU has it (no loss scaling needed), else fp16 with a gradient scaler."""
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
     def fit(self) -> FitResult:
         started = time.monotonic()
@@ -227,9 +234,11 @@ class Trainer:
                     rng
                 )
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.optimizer)
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
-        self.optimizer.step()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
         if self.teacher is not None:
             self._update_teacher()
         return float(loss.detach())

@@ -250,3 +250,27 @@ def test_pretrain_on_an_isic_style_folder(tmp_path) -> None:
     assert main([*args, "--out", str(fine), *FAST]) == 0
     assert read_spec(fine).parent == spec.version
     assert not (fine / "replay").exists()
+
+
+def test_retrain_reads_a_dataset_store_directly(base, tmp_path, capsys) -> None:
+    """Corrections saved in the app's store (plus unannotated frames for the mean teacher) feed retraining."""
+    from c5desk.io import open_source
+    from c5desk.store import Store
+
+    bundle, _ = base
+    folder = write_folder(tmp_path / "corr", 10, seed=11)
+    with Store.open(tmp_path / "store", create=True) as store:
+        for i in range(10):
+            with open_source(folder / "img" / f"f{i}.png") as source:
+                frame_id = store.add_frame(source.frame(0), case_key=f"case{i // 2}")
+            if i < 8:
+                mask = cv2.imread(str(folder / "img" / f"m{i}.png"), cv2.IMREAD_GRAYSCALE) > 0
+                store.save_annotation(frame_id, mask, "malignant" if i % 2 else "benign")
+    models = tmp_path / "models"
+    args = ["retrain", "--base", str(bundle), "--data", str(tmp_path / "store"), "--out", str(models)]
+    args += ["--epochs", "1", "--margin", "1", "--tolerance", "1", "--unlabelled", str(tmp_path / "store")]
+    assert main([*args, "--consistency", "0.5", "--work", str(tmp_path / "w"), *FAST[2:]]) == 0
+    verdict = [e for e in json_events(capsys.readouterr().out) if e["event"] == "verdict"][-1]
+    spec = read_spec(Path(verdict["bundle"]))
+    assert spec.training["corrections"]["train"] + spec.training["corrections"]["held_out"] == 8
+    assert spec.training["unlabelled"] == 2
