@@ -1,13 +1,12 @@
-"""Start the Qt application with the dark reading-room theme."""
+"""Start the Qt application with the dark reading-room theme (light optional)."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pyqtgraph as pg
 from PySide6 import QtGui, QtWidgets
-
-from c5desk.gui.main_window import MainWindow
 
 
 def dark_palette() -> QtGui.QPalette:
@@ -25,25 +24,44 @@ def dark_palette() -> QtGui.QPalette:
         QtGui.QPalette.ColorRole.HighlightedText: "#ffffff",
         QtGui.QPalette.ColorRole.ToolTipBase: "#2a2b2f",
         QtGui.QPalette.ColorRole.ToolTipText: "#d8d8d8",
+        QtGui.QPalette.ColorRole.PlaceholderText: "#808080",
     }
     for role, value in colors.items():
         palette.setColor(role, QtGui.QColor(value))
+    disabled = QtGui.QPalette.ColorGroup.Disabled
+    for role in (QtGui.QPalette.ColorRole.WindowText, QtGui.QPalette.ColorRole.Text,
+                 QtGui.QPalette.ColorRole.ButtonText):  # fmt: skip
+        palette.setColor(disabled, role, QtGui.QColor("#6a6a6a"))
     return palette
 
 
-def create_application() -> QtWidgets.QApplication:
+def apply_theme(theme: str) -> None:
+    """ "dark" (default) or "light"; the frame view stays black in both (ultrasound is read on black)."""
+    app = QtWidgets.QApplication.instance()
+    if app is None:
+        return
+    app.setPalette(dark_palette() if theme != "light" else app.style().standardPalette())
+
+
+def create_application(theme: str = "dark") -> QtWidgets.QApplication:
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     app.setApplicationName("c5desk")
     app.setOrganizationName("c5desk")
     app.setStyle("Fusion")
-    app.setPalette(dark_palette())
-    pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+    apply_theme(theme)
+    # pyqtgraph drops mouse moves above 100/s by default: a fast brush stroke would lose its samples
+    # (the stroke joins samples with segments, but the final shape should not depend on the mouse rate).
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=True, mouseRateLimit=0)
     return app
 
 
-def run_app(path: str | None = None) -> int:
-    app = create_application()
-    window = MainWindow()
+def run_app(path: str | None = None, store: str | None = None, model: str | None = None) -> int:
+    from c5desk.gui.main_window import MainWindow
+    from c5desk.gui.prefs import Prefs
+
+    prefs = Prefs()
+    app = create_application(prefs["theme"])
+    window = MainWindow(prefs=prefs, bundle=Path(model) if model else None, store_folder=store)
     window.show()
     if path:
         window.open_path(path)

@@ -1,0 +1,297 @@
+"""One frame being read: the frame, the model's output, the clinician's edited mask, label, category and note.
+
+Headless (no Qt): the window renders a Document and forwards user actions to it, and tests drive it directly.
+
+    doc = Document.for_frame(frame, Origin(path=p), store)   # starts from a saved annotation or autosave
+    doc.set_prediction(predictor.predict(frame))             # the model's mask becomes the starting mask
+    doc.editor.begin_stroke(x, y, 6); doc.editor.extend_stroke(x2, y2); doc.editor.end_stroke()
+    doc.rescore(predictor)        # P(malignant) and measurements of the EDITED mask
+    doc.label = "malignant"; doc.save(store)
+
+The score and the measurements always belong to a mask version: after an edit they are `pending` until
+recomputed (the window does that on a worker thread via rescore_request / apply_rescore, since measuring a
+long outline can take tens of milliseconds; stale answers are dropped by version). When the mask equals the
+model's own output again (undo, accept), the model's own score is shown without rescoring.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from c5desk.edit import MaskEditor
+from c5desk.errors import C5Error
+from c5desk.measure import Measurements, measure_mask
+
+if TYPE_CHECKING:  # the readers (pydicom...) and torch load later, off the window's start-up path
+    from c5desk.infer import Prediction, Predictor
+    from c5desk.io.frame import Frame
+    from c5desk.store import Store
+    from c5desk.store.records import Annotation
+
+
+class DocumentError(C5Error):
+    """A document action that cannot be done now (no label chosen, no model output to accept...)."""
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a frame came from: a file (and the frame in it) and/or a frame of the dataset store."""
+
+    path: Path | None = None
+    frame_index: int = 0
+    store_frame_id: int | None = None
+
+    def describe(self) -> str:
+        if self.path is not None:
+            return f"{self.path.name} frame {self.frame_index + 1}"
+        return f"dataset frame {self.store_frame_id}"
+
+
+@dataclass(frozen=True)
+class Score:
+    """What the score panel shows, for the current mask."""
+
+    p_malignant: float | None  # None: no model loaded
+    uncertainty: float | None  # binary entropy of p, bits (0..1)
+    spread: float | None  # flip-TTA spread of the model's own result; None after an edit
+    measurements: Measurements | None  # None: no lesion in the mask
+    calibrated: bool
+    model_version: str | None
+    device: str | None
+    edited: bool  # the score is for a clinician-edited mask, not the model's own output
+    pending: bool  # the mask changed since: a new score is being computed
+
+    @property
+    def model_label(self) -> str | None:
+        if self.p_malignant is None:
+            return None
+        return "malignant" if self.p_malignant >= 0.5 else "benign"
+
+
+def score_mask(
+    predictor: Predictor | None, frame: Frame, mask: np.ndarray
+) -> tuple[float | None, float | None, Measurements | None]:
+    """P(malignant), uncertainty and measurements of `mask` (only measurements without a model)."""
+    if predictor is None:
+        return None, None, measure_mask(mask, frame.mm_per_px)
+    return predictor.rescore(frame, mask)
+
+
+class Document:
+    def __init__(
+        self,
+        frame: Frame,
+        origin: Origin | None = None,
+        mask: np.ndarray | None = None,
+        label: str | None = None,
+        category: str | None = None,
+        note: str = "",
+    ) -> None:
+        self.frame, self.origin = frame, origin or Origin()
+        self.editor = MaskEditor(np.zeros(frame.shape, bool) if mask is None else mask)
+        self.label, self.category, self.note = label, category, note
+        self.prediction: Prediction | None = None
+        self.frame_id: int | None = self.origin.store_frame_id
+        self.recovered_from: str | None = None  # when the autosave of an earlier session was restored
+        self._follows_model = mask is None  # the model's mask may replace an untouched empty start
+        self._prediction_stored = False
+        self._mark_clean()
+        self._model: tuple[int, float | None, float | None, float | None, str | None, str | None] = (
+            -1, None, None, None, None, None,
+        )  # fmt: skip
+        # an empty mask has nothing to measure; any other starts pending
+        self._measured: tuple[int, Measurements | None] = (-1 if self.editor.mask.any() else 0, None)
+        self._model_mask_check = (-1, False)
+        self._autosaved: tuple[object, ...] | None = None
+
+    # ---- construction from the store -------------------------------------------------------------------
+    @classmethod
+    def for_frame(cls, frame: Frame, origin: Origin | None = None, store: Store | None = None) -> Document:
+        """A document starting from the frame's saved annotation in `store`, then its autosaved edits."""
+        origin = origin or Origin()
+        frame_id = origin.store_frame_id
+        if store is not None and frame_id is None:
+            frame_id = store.frame_id_for(frame.source_id)
+        if store is None or frame_id is None:
+            return cls(frame, origin)
+        saved = store.annotation(frame_id)
+        if saved is None:
+            doc = cls(frame, origin)
+        else:
+            doc = cls(frame, origin, store.mask(frame_id), saved.label, saved.category, saved.note)
+        doc.frame_id = frame_id
+        entry = next((e for e in store.journal_entries() if e.frame_id == frame_id), None)
+        if entry is not None and entry.mask.shape == frame.shape:
+            doc.editor.apply(entry.mask, "recover autosave")
+            doc.label, doc.category, doc.note = entry.label, entry.category, entry.note
+            doc._follows_model = False
+            doc.recovered_from = entry.saved_utc
+        return doc
+
+    # ---- state -----------------------------------------------------------------------------------------
+    @property
+    def mask(self) -> np.ndarray:
+        return self.editor.mask
+
+    @property
+    def dirty(self) -> bool:
+        """Something typed or painted is not saved yet."""
+        if (self.label, self.category, self.note) != self._clean_meta:
+            return True
+        if self.editor.version == self._clean_version:
+            return False
+        return not np.array_equal(self.editor.mask, self._clean_mask)
+
+    def _mark_clean(self) -> None:
+        self._clean_mask = self.editor.mask.copy()
+        self._clean_version = self.editor.version
+        self._clean_meta = (self.label, self.category, self.note)
+
+    @property
+    def score(self) -> Score:
+        """The latest score and measurements (of an earlier mask version while `pending`)."""
+        version = self.editor.version
+        self._adopt_model_score_if_unedited()
+        scored, p, unc, spread, model_version, device = self._model
+        return Score(
+            p_malignant=p,
+            uncertainty=unc,
+            spread=spread if scored == version else None,
+            measurements=self._measured[1],
+            calibrated=self.frame.calibrated,
+            model_version=model_version,
+            device=device,
+            edited=self.prediction is not None and not self._is_model_mask(),
+            pending=self._pending(),
+        )
+
+    def _pending(self) -> bool:
+        version = self.editor.version
+        return self._measured[0] != version or (self.prediction is not None and self._model[0] != version)
+
+    def _is_model_mask(self) -> bool:
+        if self.prediction is None:
+            return False
+        if self._model_mask_check[0] != self.editor.version:
+            same = np.array_equal(self.editor.mask, self.prediction.mask)
+            self._model_mask_check = (self.editor.version, same)
+        return self._model_mask_check[1]
+
+    def _adopt_model_score_if_unedited(self) -> None:
+        pred = self.prediction
+        if pred is None or self._model[0] == self.editor.version or not self._is_model_mask():
+            return
+        spread = pred.score_spread
+        self._model = (
+            self.editor.version, pred.p_malignant, pred.uncertainty, spread, pred.model_version, pred.device,
+        )  # fmt: skip
+        self._measured = (self.editor.version, pred.measurements)
+
+    # ---- the model's output ----------------------------------------------------------------------------
+    def set_prediction(self, prediction: Prediction) -> bool:
+        """Take the model's output; returns True when the current (edited) mask still needs a rescore."""
+        if prediction.mask.shape != self.frame.shape:
+            raise DocumentError(
+                f"the model's mask {prediction.mask.shape} does not fit the frame {self.frame.shape}"
+            )
+        self.prediction, self._prediction_stored = prediction, False
+        self._model_mask_check = (-1, False)
+        untouched = not (self.editor.can_undo or self.editor.in_stroke or self.editor.mask.any())
+        if self._follows_model and untouched:
+            self.editor.reset(prediction.mask)
+            self._mark_clean()  # the model's proposal is not an unsaved edit
+        self._model = (-1, None, None, None, prediction.model_version, prediction.device)
+        self._adopt_model_score_if_unedited()
+        return self._pending()
+
+    def accept_ai(self) -> None:
+        """Take the model's mask and label as the annotation (one undo step)."""
+        if self.prediction is None:
+            raise DocumentError("there is no model result to accept for this frame")
+        self.editor.apply(self.prediction.mask, "accept AI result")
+        self.label = "malignant" if self.prediction.p_malignant >= 0.5 else "benign"
+
+    def threshold(self, level: float) -> bool:
+        """Mask = probability map >= level (a slider drag is one undo step)."""
+        if self.prediction is None:
+            raise DocumentError("no probability map yet: the model has not scored this frame")
+        return self.editor.threshold(self.prediction.prob, level, merge=True)
+
+    # ---- rescoring the edited mask ---------------------------------------------------------------------
+    def rescore_request(self) -> tuple[int, Frame, np.ndarray] | None:
+        """(version, frame, mask copy) to score off the GUI thread; None when the score is current."""
+        self._adopt_model_score_if_unedited()
+        if not self._pending():
+            return None
+        return self.editor.version, self.frame, self.editor.mask.copy()
+
+    def apply_rescore(
+        self, version: int, p: float | None, uncertainty: float | None, measurements: Measurements | None
+    ) -> bool:
+        """Install a score computed for mask `version`; False (ignored) when the mask has changed since."""
+        if version != self.editor.version:
+            return False
+        _, _, _, _, model_version, device = self._model
+        self._model = (version, p, uncertainty, None, model_version, device)
+        self._measured = (version, measurements)
+        return True
+
+    def rescore(self, predictor: Predictor | None) -> Score:
+        """Score the current mask now, on this thread."""
+        request = self.rescore_request()
+        if request is not None:
+            version, frame, mask = request
+            self.apply_rescore(version, *score_mask(predictor, frame, mask))
+        return self.score
+
+    # ---- saving ----------------------------------------------------------------------------------------
+    def ensure_in_store(self, store: Store) -> int:
+        """The frame's id in `store`, adding the frame (pixels and calibration, never the path) if needed."""
+        if self.frame_id is None or store.frame_id_for(self.frame.source_id) != self.frame_id:
+            self.frame_id = store.add_frame(self.frame, source_path=self.origin.path)
+        return self.frame_id
+
+    def save(self, store: Store) -> Annotation:
+        """Save mask, label, category and note as the frame's next annotation revision (and the model's
+        output beside it, so that the correction is measured against it)."""
+        if self.label is None:
+            raise DocumentError("choose a label (benign, malignant, normal or unsure) before saving")
+        frame_id = self.ensure_in_store(store)
+        pred = self.prediction
+        if pred is not None and not self._prediction_stored:
+            store.add_prediction(frame_id, pred.model_version, pred.p_malignant, pred.uncertainty, pred.mask)
+            self._prediction_stored = True
+        saved = store.save_annotation(
+            frame_id,
+            self.editor.mask,
+            self.label,
+            self.category,
+            self.note,
+            model_version=pred.model_version if pred is not None else None,
+        )
+        self.label, self.category, self.note = saved.label, saved.category, saved.note  # as normalised
+        self._mark_clean()
+        self._autosaved = None
+        return saved
+
+    def autosave(self, store: Store) -> bool:
+        """Write unsaved edits to the store's journal (once per change); True when something was written."""
+        if not self.dirty:
+            return False
+        state = (self.editor.version, self.label, self.category, self.note)
+        if state == self._autosaved:
+            return False
+        frame_id = self.ensure_in_store(store)
+        store.journal_write(frame_id, self.editor.mask, self.label or "unsure", self.category, self.note)
+        self._autosaved = state
+        return True
+
+    def discard_autosave(self, store: Store) -> None:
+        """The user chose to drop the unsaved edits: forget their autosave too."""
+        if self.frame_id is not None:
+            store.journal_discard(self.frame_id)
+        self._autosaved = None

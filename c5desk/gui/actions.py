@@ -1,0 +1,129 @@
+"""Every command of the window as one table row: menu, text, shortcut and a small function of the window.
+
+The menus, the tools panel's buttons and the help dialog's shortcut list are all built from this table, so
+a shortcut shown in help is the shortcut that works.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from PySide6 import QtGui
+
+if TYPE_CHECKING:
+    from c5desk.gui.main_window import MainWindow
+
+USEFUL = "The unannotated dataset frame the model is least sure about (active learning)"
+MENUS = ("File", "Edit", "Label", "Navigate", "View", "Model", "Help")
+
+
+@dataclass(frozen=True)
+class Act:
+    key: str
+    menu: str
+    text: str
+    run: Callable[[MainWindow], object]
+    shortcuts: tuple[str, ...] = ()
+    tip: str = ""
+    checkable: bool = False
+
+
+def _tool(name: str) -> Callable[[MainWindow], object]:
+    return lambda w: w.set_tool(name)
+
+
+def _label(name: str) -> Callable[[MainWindow], object]:
+    return lambda w: w.set_label(name)
+
+
+def _mask_op(name: str) -> Callable[[MainWindow], object]:
+    return lambda w: w.mask_operation(name)
+
+
+def _layer(name: str) -> Callable[[MainWindow], object]:
+    return lambda w: w.canvas.set_layer_visible(name, w.actions[f"show_{name}"].isChecked())
+
+
+ACTIONS: tuple[Act, ...] = (
+    Act("open", "File", "&Open file…", lambda w: w.choose_file(), ("Ctrl+O",), "A frame, DICOM or video"),
+    Act("open_folder", "File", "Open f&older…", lambda w: w.choose_folder(), ("Ctrl+Shift+O",)),
+    Act(
+        "open_store", "File", "Open &dataset…", lambda w: w.choose_store(), (), "Where annotations are saved"
+    ),
+    Act("save", "File", "&Save to dataset", lambda w: w.save(), ("Ctrl+S",)),
+    Act("recover", "File", "&Recover autosaved edits", lambda w: w.recover_autosave()),
+    Act("score_folder", "File", "Score a folder…", lambda w: w.open_dialog("batch")),
+    Act("export", "File", "&Export dataset…", lambda w: w.open_dialog("export")),
+    Act("quit", "File", "&Quit", lambda w: w.close(), ("Ctrl+Q",)),
+    Act("undo", "Edit", "Undo", lambda w: w.undo(), ("Ctrl+Z",)),
+    Act("redo", "Edit", "Redo", lambda w: w.redo(), ("Ctrl+Shift+Z", "Ctrl+Y")),
+    Act("accept_ai", "Edit", "&Accept AI result and save", lambda w: w.accept_ai(), ("A",)),
+    Act("tool_navigate", "Edit", "Pan/zoom", _tool("navigate"), ("V",), checkable=True),
+    Act("tool_brush", "Edit", "Brush", _tool("brush"), ("B",), checkable=True),
+    Act("tool_eraser", "Edit", "Eraser", _tool("eraser"), ("E",), checkable=True),
+    Act("tool_lasso_add", "Edit", "Lasso +", _tool("lasso_add"), ("L",), checkable=True),
+    Act("tool_lasso_subtract", "Edit", "Lasso −", _tool("lasso_subtract"), ("Shift+L",), checkable=True),
+    Act("brush_smaller", "Edit", "Smaller brush", lambda w: w.resize_brush(-1), ("[",)),
+    Act("brush_larger", "Edit", "Larger brush", lambda w: w.resize_brush(1), ("]",)),
+    Act("fill_holes", "Edit", "Fill holes", _mask_op("fill_holes"), ("F",)),
+    Act("keep_largest", "Edit", "Keep largest", _mask_op("keep_largest"), ("K",)),
+    Act("remove_small", "Edit", "Remove small islands", _mask_op("remove_small"), ("R",)),
+    Act("smooth", "Edit", "Smooth", _mask_op("smooth"), ("S",)),
+    Act("clear_mask", "Edit", "Clear", _mask_op("clear"), ("Delete",)),
+    Act("label_benign", "Label", "Benign", _label("benign"), ("1",)),
+    Act("label_malignant", "Label", "Malignant", _label("malignant"), ("2",)),
+    Act("label_normal", "Label", "Normal (no lesion)", _label("normal"), ("3",)),
+    Act("label_unsure", "Label", "Unsure", _label("unsure"), ("4",)),
+    Act("next_frame", "Navigate", "Next frame", lambda w: w.step(1), ("PgDown",)),
+    Act("previous_frame", "Navigate", "Previous frame", lambda w: w.step(-1), ("PgUp",)),
+    Act("next_useful", "Navigate", "Next most useful frame", lambda w: w.next_most_useful(), ("N",), USEFUL),
+    Act("play", "Navigate", "Play/pause cine", lambda w: w.toggle_play(), ("Space",)),
+    Act("show_contour", "View", "Contour", _layer("contour"), ("C",), checkable=True),
+    Act("show_mask", "View", "Mask fill", _layer("mask"), ("M",), checkable=True),
+    Act("show_heat", "View", "Heat map", _layer("heat"), ("H",), checkable=True),
+    Act("fit", "View", "Fit frame to window", lambda w: w.canvas.fit(), ("Home",)),
+    Act("theme", "View", "Light theme", lambda w: w.set_theme(), ("Ctrl+T",), checkable=True),
+    Act("rerun", "Model", "Run the model on this frame again", lambda w: w.predict_current(), ("Ctrl+R",)),
+    Act("choose_model", "Model", "Choose model bundle…", lambda w: w.choose_model()),
+    Act("use_gpu", "Model", "Use the GPU when there is one", lambda w: w.reload_model(), checkable=True),
+    Act("retrain", "Model", "Retrain…", lambda w: w.open_dialog("retrain")),
+    Act("versions", "Model", "Model versions…", lambda w: w.open_dialog("versions")),
+    Act("help", "Help", "Keyboard shortcuts", lambda w: w.show_help(), ("F1",)),
+)
+
+# Gestures on the frame that are not menu commands, for the help dialog.
+GESTURES = (
+    ("Mouse wheel", "Zoom (with the brush or eraser: brush size)"),
+    ("Ctrl + mouse wheel", "Zoom, whatever the tool"),
+    ("Middle-button drag", "Pan, whatever the tool"),
+    ("Left drag with Pan/zoom", "Pan; right drag zooms"),
+)
+
+
+def build_actions(window: MainWindow) -> dict[str, QtGui.QAction]:
+    """QActions for the table, in menus of the window's menu bar (kept as window.menus)."""
+    menus = {name: window.menuBar().addMenu(f"&{name}") for name in MENUS}
+    window.menus = menus
+    tools = QtGui.QActionGroup(window)
+    actions: dict[str, QtGui.QAction] = {}
+    for act in ACTIONS:
+        action = QtGui.QAction(act.text, window)
+        action.setShortcuts([QtGui.QKeySequence(s) for s in act.shortcuts])
+        action.setToolTip(act.tip or act.text)
+        action.setStatusTip(act.tip)
+        action.setCheckable(act.checkable)
+        if act.key.startswith("tool_"):
+            tools.addAction(action)
+        action.triggered.connect(lambda _checked=False, run=act.run: run(window))
+        menus[act.menu].addAction(action)
+        actions[act.key] = action
+    return actions
+
+
+def shortcut_rows() -> list[tuple[str, str, str]]:
+    """(menu, command, shortcuts) for the help dialog, then the mouse gestures."""
+    rows = [(a.menu, a.text.replace("&", ""), ", ".join(a.shortcuts)) for a in ACTIONS if a.shortcuts]
+    rows += [("Mouse", what, how) for how, what in GESTURES]
+    return rows

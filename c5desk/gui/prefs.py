@@ -1,0 +1,117 @@
+"""The window's remembered settings: a JSON file in c5desk.settings.config_dir() (gui.json).
+
+Only keys that differ from the defaults are written (the file stays readable and new defaults reach old
+users); unknown keys and values of the wrong type are dropped on load, so a hand-edited or older file can
+never break start-up. Writes are atomic (temp file + fsync + rename).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from c5desk import settings
+
+FILE_NAME = "gui.json"
+MAX_RECENT = 10
+
+DEFAULTS: dict[str, Any] = {
+    "theme": "dark",  # reading rooms are dim
+    "geometry": "",  # base64 of QMainWindow.saveGeometry()
+    "window_state": "",
+    "recent": [],
+    "store_folder": "",  # "" = config_dir()/dataset
+    "bundle": "",  # "" = c5desk.bundles.default_bundle()
+    "device": "auto",
+    "brush_radius": 8,
+    "small_island_px": 50,
+    "smooth_radius": 2,
+    "mask_opacity": 0.35,
+    "heat_opacity": 0.45,
+    "show_contour": True,
+    "show_mask": True,
+    "show_heat": False,
+    "autosave_s": 3,
+}
+
+
+def default_store_folder() -> Path:
+    return settings.config_dir() / "dataset"
+
+
+def user_models_dir() -> Path:
+    """Where model versions trained in the app are kept (the shipped ones stay in resources/models)."""
+    return settings.config_dir() / "models"
+
+
+class Prefs:
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path else settings.config_dir() / FILE_NAME
+        self._values: dict[str, Any] = dict(DEFAULTS)
+        self._values.update(_read(self.path))
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key not in DEFAULTS:
+            raise KeyError(f"unknown setting {key!r}")
+        self._values[key] = value
+
+    def store_folder(self) -> Path:
+        return Path(self["store_folder"]) if self["store_folder"] else default_store_folder()
+
+    def add_recent(self, path: str | Path) -> list[str]:
+        text = str(Path(path).resolve())
+        recent = [text] + [p for p in self["recent"] if p != text]
+        self["recent"] = recent[:MAX_RECENT]
+        return self["recent"]
+
+    def save(self) -> None:
+        changed = {k: v for k, v in self._values.items() if v != DEFAULTS[k]}
+        data = json.dumps(changed, indent=1, sort_keys=True).encode("utf-8")
+        with contextlib.suppress(OSError):  # settings are a convenience: never fail the app over them
+            _write_atomic(self.path, data)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    kept = {}
+    for key, value in data.items():
+        default = DEFAULTS.get(key)
+        if key in DEFAULTS and _same_kind(value, default):
+            kept[key] = value
+    if "recent" in kept:
+        kept["recent"] = [p for p in kept["recent"] if isinstance(p, str)][:MAX_RECENT]
+    return kept
+
+
+def _same_kind(value: object, default: object) -> bool:
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, (int, float)):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, type(default))
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)

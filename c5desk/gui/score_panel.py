@@ -1,0 +1,134 @@
+"""The score panel: P(malignant) as a bar with its uncertainty, measurements, the model and the device.
+
+The model line is always visible, and says plainly when there is no trained model (the app never scores
+with untrained weights) or when a test model with random weights is loaded.
+"""
+
+from __future__ import annotations
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from c5desk.document import Score
+
+BADGE = "QLabel {{ background: {bg}; color: {fg}; border-radius: 3px; padding: 1px 6px; font-weight: bold; }}"
+WARN = BADGE.format(bg="#b26a00", fg="#ffffff")
+ERROR = BADGE.format(bg="#a32020", fg="#ffffff")
+INFO = BADGE.format(bg="#2f5d8a", fg="#ffffff")
+
+
+class ScoreBar(QtWidgets.QWidget):
+    """A 0-1 bar filled to P(malignant), a band for its flip-TTA spread and a tick at 0.5."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.p: float | None = None
+        self.spread: float | None = None
+        self.pending = False
+        self.setMinimumHeight(26)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Fixed)
+
+    def set_value(self, p: float | None, spread: float | None, pending: bool) -> None:
+        self.p, self.spread, self.pending = p, spread, pending
+        self.update()
+
+    def paintEvent(self, event: QtGui.QPaintEvent) -> None:
+        painter = QtGui.QPainter(self)
+        rect = self.rect().adjusted(1, 1, -1, -1)
+        painter.fillRect(rect, QtGui.QColor("#2a2b2f"))
+        if self.p is not None:
+            fill = QtCore.QRectF(rect.left(), rect.top(), rect.width() * self.p, rect.height())
+            colour = QtGui.QColor("#c0392b" if self.p >= 0.5 else "#2e8b57")
+            colour.setAlpha(110 if self.pending else 255)
+            painter.fillRect(fill, colour)
+            if self.spread:
+                half = rect.width() * self.spread / 2
+                centre = rect.left() + rect.width() * self.p
+                band = QtCore.QRectF(centre - half, rect.top() + 4, 2 * half, rect.height() - 8)
+                painter.fillRect(band, QtGui.QColor(255, 255, 255, 90))
+        painter.setPen(QtGui.QPen(QtGui.QColor("#888888"), 1, QtCore.Qt.PenStyle.DashLine))
+        middle = rect.left() + rect.width() / 2
+        painter.drawLine(QtCore.QPointF(middle, rect.top()), QtCore.QPointF(middle, rect.bottom()))
+        painter.setPen(QtGui.QColor("#ffffff"))
+        text = "—" if self.p is None else f"{self.p:.2f}" + (" …" if self.pending else "")
+        painter.drawText(rect, QtCore.Qt.AlignmentFlag.AlignCenter, text)
+        painter.end()
+
+
+class ScorePanel(QtWidgets.QGroupBox):
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__("Score", parent)
+        layout = QtWidgets.QVBoxLayout(self)
+        self.model_badge = QtWidgets.QLabel("Loading model…")
+        self.model_badge.setWordWrap(True)
+        self.model_badge.setStyleSheet(INFO)
+        self.device_label = QtWidgets.QLabel("Device: —")
+        self.bar = ScoreBar()
+        self.verdict = QtWidgets.QLabel("P(malignant)")
+        self.verdict.setWordWrap(True)
+        self.uncertainty = QtWidgets.QLabel("")
+        self.calibration_badge = QtWidgets.QLabel("UNCALIBRATED — px")
+        self.calibration_badge.setStyleSheet(WARN)
+        self.calibration_badge.setToolTip("The frame carries no mm/pixel calibration: lengths are in pixels")
+        self.measurements = QtWidgets.QLabel("")
+        self.measurements.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        for widget in (self.model_badge, self.device_label, self.verdict, self.bar, self.uncertainty,
+                       self.calibration_badge, self.measurements):  # fmt: skip
+            layout.addWidget(widget)
+        layout.addStretch(1)
+        self.calibration_badge.hide()
+
+    def set_model(self, text: str, kind: str = "ok", device: str | None = None) -> None:
+        """kind: ok | loading | none (no trained model) | test (random weights) | error."""
+        style = {"ok": "", "loading": INFO, "none": ERROR, "test": WARN, "error": ERROR}[kind]
+        self.model_badge.setText(text)
+        self.model_badge.setStyleSheet(style)
+        if device is not None:
+            self.device_label.setText(f"Device: {device}")
+
+    def show_score(self, score: Score | None) -> None:
+        if score is None:
+            self.bar.set_value(None, None, False)
+            self.verdict.setText("P(malignant): no frame")
+            self.uncertainty.setText("")
+            self.measurements.setText("")
+            self.calibration_badge.hide()
+            return
+        self.bar.set_value(score.p_malignant, score.spread, score.pending)
+        self.verdict.setText(_verdict(score))
+        self.uncertainty.setText(_uncertainty(score))
+        self.calibration_badge.setVisible(not score.calibrated)
+        self.measurements.setText(_measurements(score))
+
+
+def _verdict(score: Score) -> str:
+    if score.p_malignant is None:
+        return "P(malignant): no model"
+    source = "edited mask" if score.edited else "model's mask"
+    state = " — updating…" if score.pending else ""
+    return f"P(malignant) {score.p_malignant:.2f} → {score.model_label} ({source}){state}"
+
+
+def _uncertainty(score: Score) -> str:
+    if score.uncertainty is None:
+        return ""
+    text = f"uncertainty {score.uncertainty:.2f} bits"
+    if score.spread is not None:
+        text += f" · flip spread ±{score.spread / 2:.2f}"
+    return text
+
+
+def _measurements(score: Score) -> str:
+    m = score.measurements
+    if m is None:
+        return "<i>no lesion outlined</i>"
+    unit = m.units
+    rows = [
+        ("long axis", f"{m.long_axis:.1f} {unit}"),
+        ("short axis", f"{m.short_axis:.1f} {unit}"),
+        ("short/long", f"{m.sl_ratio:.2f}"),
+        ("area", f"{m.area:.1f} {unit}²"),
+        ("orientation", f"{m.orientation_deg:.0f}°" + (" (taller than wide)" if m.taller_than_wide else "")),
+        ("regions", str(m.n_components)),
+    ]
+    cells = "".join(f"<tr><td>{name}</td><td align='right'><b>{value}</b></td></tr>" for name, value in rows)
+    return f"<table cellspacing='2'>{cells}</table>"
