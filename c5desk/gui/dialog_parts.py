@@ -9,7 +9,7 @@ from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from c5desk.bundles import installed_bundles
+from c5desk.bundles import SHIPPED_MODELS, installed_bundles
 from c5desk.errors import BundleError
 from c5desk.model.bundle import BundleSpec, read_spec
 from c5desk.store import ModelVersion, Store
@@ -80,10 +80,14 @@ def summarise_metrics(metrics: object, limit: int = 4) -> str:
 
 
 def scan_bundles(models_dir: Path) -> tuple[dict[str, tuple[Path, BundleSpec]], list[str]]:
-    """{version: (folder, spec)} of the readable bundles in models_dir, and a note for each unreadable one."""
+    """{version: (folder, spec)} of the readable bundles in models_dir and of the shipped ones (so a retrained
+    model can roll back to the model that came with the app), and a note for each unreadable one."""
     found: dict[str, tuple[Path, BundleSpec]] = {}
     problems: list[str] = []
-    for folder in installed_bundles(Path(models_dir)):
+    folders = installed_bundles(Path(models_dir))
+    if Path(models_dir).resolve() != SHIPPED_MODELS.resolve():
+        folders += installed_bundles(SHIPPED_MODELS)
+    for folder in folders:
         try:
             spec = read_spec(folder)
         except BundleError as exc:
