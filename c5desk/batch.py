@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from c5desk.errors import C5Error
-from c5desk.infer import Prediction, Predictor, Prepared
 from c5desk.io import iter_paths, open_source
 from c5desk.measure import Measurements
 from c5desk.overlay import write_mask_png, write_overlay_png
+from c5desk.predict_common import Prediction, Prepared
+from c5desk.predict_common import PredictorBase as Predictor
 
 COLUMNS = [
     "source",

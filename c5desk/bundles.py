@@ -15,8 +15,9 @@ from c5desk.settings import RESOURCES
 SHIPPED_MODELS = RESOURCES / "models"
 
 
-def installed_bundles(root: Path = SHIPPED_MODELS) -> list[Path]:
-    """Bundle folders under root (each holds model.json + model.safetensors), sorted by name."""
+def installed_bundles(root: Path | None = None) -> list[Path]:
+    """Bundle folders under root (default: the shipped models), each with model.json + model.safetensors."""
+    root = SHIPPED_MODELS if root is None else root
     if not root.is_dir():
         return []
     return sorted(

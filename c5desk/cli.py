@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="c5desk", description="Ultrasound lesion outlining and malignancy scoring."
     )
+    parser.add_argument(
+        "--self-test", action="store_true", help="check this installation on a bundled frame and exit 0/1"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_module, help_text) in COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)
@@ -62,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "--self-test":  # the installer's check: one verdict line, no window
+        from c5desk.selftest import main as self_test
+
+        return self_test(argv[1:])
     if argv and argv[0] in TRAINING_COMMANDS:
         return run_training(argv)
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:

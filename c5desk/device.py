@@ -7,8 +7,7 @@ import os
 import torch
 
 from c5desk.errors import ModelError
-
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+from c5desk.settings import DEVICE_CHOICES
 
 
 def resolve_device(request: str = "auto") -> torch.device:

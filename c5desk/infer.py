@@ -1,77 +1,46 @@
-"""Predictor: frames in, Predictions out — mask, contours, P(malignant), uncertainty, measurements.
+"""Predictor: frames in, Predictions out — mask, contours, P(malignant), uncertainty, measurements — on torch.
 
-Uncertainty comes from flip test-time augmentation: each frame is run as itself and mirrored left-right
-(in one batch, so it costs one forward call). The score is the mean P(malignant) of the two views and:
-  - uncertainty     = binary entropy (bits, 0..1) of that mean score: 1 means a coin toss;
-  - score_spread    = |P(view) - P(mirrored view)|: how much the score depends on the view;
-  - seg_uncertainty = 1 - Dice between the two views' masks: how unstable the outline is.
-Mirroring left-right is safe in ultrasound (depth runs top to bottom and is never flipped).
+The frame handling and flip-TTA maths are shared with the torch-free OnnxPredictor (c5desk.predict_common,
+where the uncertainty measures are defined); this module adds the torch engine: any device, PyTorch or ONNX
+Runtime on the CPU, and rescoring a clinician's mask on cached encoder features. Names that used to live
+here (Prediction, Prepared, binary_entropy, ...) are re-exported for existing callers.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from c5desk.device import describe_device, resolve_device
-from c5desk.errors import ModelError
 from c5desk.io.frame import Frame
-from c5desk.measure import Measurements, lesion_contours, measure_mask
+from c5desk.measure import Measurements, measure_mask
 from c5desk.model.bundle import load_bundle
-from c5desk.preprocess import Geometry, mask_to_model, to_frame, to_model_input
+from c5desk.predict_common import (
+    MALIGNANT,
+    Prediction,
+    PredictorBase,
+    Prepared,
+    binary_entropy,
+    dice,
+    with_mirror,
+)
+from c5desk.preprocess import Geometry, mask_to_model
 from c5desk.runtime import TorchRunner, cpu_runner
 
-MALIGNANT = 1
+__all__ = [
+    "MALIGNANT",
+    "Prediction",
+    "Predictor",
+    "Prepared",
+    "binary_entropy",
+    "dice",
+    "with_mirror",
+]
 
 
-@dataclass
-class Prediction:
-    prob: np.ndarray  # (H, W) float32, full frame
-    mask: np.ndarray  # (H, W) bool, full frame
-    contours: list[np.ndarray]  # (N, 2) x,y pixel coordinates, largest lesion first
-    p_malignant: float
-    uncertainty: float
-    score_spread: float
-    seg_uncertainty: float
-    label: str
-    calibrated: bool  # the frame's own calibration, whether or not a lesion was found
-    measurements: Measurements | None
-    model_version: str
-    device: str
-    backend: str
-    source_id: str = ""
-    frame_index: int = 0
-    extras: dict[str, object] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A frame made ready for the model on a worker thread (decode and resize overlap inference)."""
-
-    frame: Frame
-    tensor: np.ndarray  # (C, S, S) float32
-    geometry: Geometry
-
-
-def with_mirror(batch: np.ndarray) -> np.ndarray:
-    """The batch followed by its left-right mirror: both flip-TTA views in one forward call."""
-    return np.concatenate([batch, batch[..., ::-1]])
-
-
-def binary_entropy(p: np.ndarray | float) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
-    return -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
-
-
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    total = int(a.sum()) + int(b.sum())
-    return 1.0 if total == 0 else 2.0 * int(np.logical_and(a, b).sum()) / total
-
-
-class Predictor:
+class Predictor(PredictorBase):
     def __init__(
         self,
         bundle: str | Path,
@@ -86,6 +55,7 @@ class Predictor:
         self.tta, self.threshold = tta, threshold
         self.size, self.in_chans = int(self.spec.input_size), int(self.spec.in_chans)
         self.mean, self.std = float(np.mean(self.spec.mean)), float(np.mean(self.spec.std))
+        self.class_names = self.spec.class_names
         if self.torch_device.type == "cpu":
             self.runner = cpu_runner(model, self.spec.weights_sha256, self.size, self.in_chans, backend)
         else:
@@ -98,64 +68,8 @@ class Predictor:
     def version(self) -> str:
         return str(self.spec.version)
 
-    def prepare(self, frame: Frame) -> Prepared:
-        tensor, geometry = to_model_input(frame.grey, frame.region, self.size, self.mean, self.std)
-        if self.in_chans != 1:
-            tensor = np.repeat(tensor, self.in_chans, axis=0)
-        return Prepared(frame, tensor, geometry)
-
-    def predict(self, frame: Frame) -> Prediction:
-        return self.predict_prepared([self.prepare(frame)])[0]
-
-    def predict_batch(self, frames: list[Frame]) -> list[Prediction]:
-        return self.predict_prepared([self.prepare(f) for f in frames])
-
-    def predict_prepared(self, items: list[Prepared]) -> list[Prediction]:
-        if not items:
-            return []
-        seg, p_malignant, spread, seg_unc = self._run(np.stack([item.tensor for item in items]))
-        return [
-            self._finish(item, seg[i], float(p_malignant[i]), float(spread[i]), float(seg_unc[i]))
-            for i, item in enumerate(items)
-        ]
-
-    def _run(self, batch: np.ndarray) -> tuple[np.ndarray, ...]:
-        n = len(batch)
-        if self.tta:
-            batch = with_mirror(batch)
-        try:
-            seg, cls = self.runner(batch)
-        except (RuntimeError, MemoryError) as exc:
-            self._release_memory()
-            raise ModelError(f"inference failed on a batch of {n}: {exc}".splitlines()[0]) from exc
-        p = cls[:, MALIGNANT]
-        if not self.tta:
-            return seg, p, np.zeros(n), np.zeros(n)
-        seg_view, seg_mirror = seg[:n], seg[n:, :, ::-1]
-        seg_unc = np.array([1.0 - dice(a > 0.5, b > 0.5) for a, b in zip(seg_view, seg_mirror, strict=True)])
-        return (seg_view + seg_mirror) / 2, (p[:n] + p[n:]) / 2, np.abs(p[:n] - p[n:]), seg_unc
-
-    def _finish(self, item: Prepared, seg: np.ndarray, p: float, spread: float, seg_unc: float) -> Prediction:
-        frame = item.frame
-        prob = to_frame(seg, item.geometry)
-        mask = prob >= self.threshold
-        return Prediction(
-            prob=prob,
-            mask=mask,
-            contours=lesion_contours(mask),
-            p_malignant=p,
-            uncertainty=float(binary_entropy(p)),
-            score_spread=spread,
-            seg_uncertainty=seg_unc,
-            label=self.spec.class_names[MALIGNANT] if p >= 0.5 else self.spec.class_names[0],
-            calibrated=frame.calibrated,
-            measurements=measure_mask(mask, frame.mm_per_px),
-            model_version=self.version,
-            device=self.device,
-            backend=self.backend,
-            source_id=frame.source_id,
-            frame_index=frame.index,
-        )
+    def _forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.runner(batch)
 
     def rescore(self, frame: Frame, mask: np.ndarray) -> tuple[float, float, Measurements | None]:
         """P(malignant), its uncertainty and measurements for THIS mask (e.g. a clinician's edit).

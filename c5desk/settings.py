@@ -34,3 +34,7 @@ def cache_dir() -> Path:
         return Path(configured)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "c5desk"
+
+
+# Model devices a user may name (torch-free here, so the lean ONNX Runtime build can offer them).
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")

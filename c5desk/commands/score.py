@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from c5desk.device import DEVICE_CHOICES
+from c5desk.settings import DEVICE_CHOICES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,12 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from c5desk.batch import score_paths
     from c5desk.bundles import default_bundle
-    from c5desk.infer import Predictor
+    from c5desk.infer_factory import make_predictor
 
     if args.frames not in ("first", "all") and not args.frames.isdigit():
         raise SystemExit(f"c5desk score: error: --frames must be first, all or a number, not {args.frames!r}")
     bundle = args.model or default_bundle()
-    predictor = Predictor(bundle, device=args.device, backend=args.backend, tta=not args.no_tta)
+    predictor = make_predictor(bundle, device=args.device, backend=args.backend, tta=not args.no_tta)
     print(f"model {predictor.version} on {predictor.device} via {predictor.backend}", file=sys.stderr)
     bar = progress_bar()
     try:

@@ -187,10 +187,10 @@ class ScoreFolderDialog(QtWidgets.QDialog):
         device, backend = self.device, self.backend
 
         def job(cancel: threading.Event, report: Callable[[object], None]) -> tuple[Summary, list]:
-            from c5desk.infer import Predictor  # torch loads on the worker, not while the GUI waits
+            from c5desk.infer_factory import make_predictor  # the engine loads on the worker thread
 
             report(None)
-            predictor = Predictor(bundle, device=device, backend=backend)
+            predictor = make_predictor(bundle, device=device, backend=backend)
             summary = score_paths(
                 [folder], predictor, out_csv, frames=frames, cancel=cancel,
                 progress=lambda s, files: report((s.ok, s.errors, s.skipped, files)),

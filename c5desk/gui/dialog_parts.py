@@ -9,7 +9,8 @@ from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from c5desk.bundles import SHIPPED_MODELS, installed_bundles
+from c5desk import bundles
+from c5desk.bundles import installed_bundles
 from c5desk.errors import BundleError
 from c5desk.model.bundle import BundleSpec, read_spec
 from c5desk.store import ModelVersion, Store
@@ -85,8 +86,8 @@ def scan_bundles(models_dir: Path) -> tuple[dict[str, tuple[Path, BundleSpec]], 
     found: dict[str, tuple[Path, BundleSpec]] = {}
     problems: list[str] = []
     folders = installed_bundles(Path(models_dir))
-    if Path(models_dir).resolve() != SHIPPED_MODELS.resolve():
-        folders += installed_bundles(SHIPPED_MODELS)
+    if Path(models_dir).resolve() != bundles.SHIPPED_MODELS.resolve():
+        folders += installed_bundles()
     for folder in folders:
         try:
             spec = read_spec(folder)

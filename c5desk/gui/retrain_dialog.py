@@ -118,8 +118,12 @@ class RetrainDialog(QtWidgets.QDialog):
 
     def build_command(self, cancel_file: Path) -> list[str]:
         if self._command is None:
+            # A frozen app is its own `c5desk` command; in a Python install run the training package.
+            launcher = (
+                [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, "-m", "training"]
+            )
             return [
-                sys.executable, "-m", "training", "retrain",
+                *launcher, "retrain",
                 "--base", str(self.base_bundle), "--data", str(self.store_folder),
                 "--out", str(self.models_dir), "--progress", "json", "--cancel-file", str(cancel_file),
             ]  # fmt: skip

@@ -31,8 +31,9 @@ def bundle_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def setup(tmp_path: Path, bundle_template: Path, qtbot):
+def setup(tmp_path: Path, bundle_template: Path, qtbot, monkeypatch):
     create_application()
+    monkeypatch.setattr("c5desk.bundles.SHIPPED_MODELS", tmp_path / "shipped")  # none shipped here
     models = tmp_path / "models"
     shutil.copytree(bundle_template, models)
     store = Store.create(tmp_path / "store")
@@ -51,6 +52,18 @@ def table(dialog: VersionsDialog) -> dict[str, list[str]]:
         t.item(r, 1).text(): [t.item(r, c).text() for c in range(t.columnCount())]
         for r in range(t.rowCount())
     }
+
+
+def test_shipped_bundles_are_listed_beside_retrained_ones(tmp_path, qtbot, monkeypatch) -> None:
+    """A retrained version can roll back to the model that came with the app."""
+    create_application()
+    shipped = tmp_path / "shipped"
+    make_random_bundle(shipped / "factory", input_size=32, version="random-factory")
+    monkeypatch.setattr("c5desk.bundles.SHIPPED_MODELS", shipped)
+    with Store.create(tmp_path / "store") as store:
+        dialog = VersionsDialog(None, store, tmp_path / "user-models")
+        qtbot.addWidget(dialog)
+        assert "random-factory" in table(dialog)
 
 
 def test_lists_registered_versions_and_bundles(setup) -> None:

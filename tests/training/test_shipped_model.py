@@ -1,4 +1,4 @@
-"""The shipped default model: present, loadable, with its replay sample, and its card's numbers reproducible."""
+"""The shipped default model: present, loadable, with replay sample, and its card's numbers reproducible."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ CARD_KEYS = ("dice", "iou", "hd95", "auc", "accuracy", "sensitivity", "specifici
 def test_the_default_bundle_is_a_trained_c5net_with_card_and_replay() -> None:
     bundle = default_bundle()
     assert bundle.parent == SHIPPED_MODELS
-    model, spec = load_bundle(bundle)
+    _model, spec = load_bundle(bundle)
     assert spec.arch == "c5net_tiny" and spec.parent and spec.training["stage"] == "finetune"
     assert spec.training["data"]["init"] == spec.parent  # ISIC source stage → BUS-BRA target stage
     assert not spec.version.startswith("random")
