@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_training_e2e import write_folder
+from synthetic_lesions import write_folder
 
 from c5desk.cli import main as c5desk_main
 from c5desk.model.bundle import make_random_bundle

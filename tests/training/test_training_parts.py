@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from test_training_e2e import FAST, json_events, write_folder
+from synthetic_lesions import FAST, json_events, write_folder
 
 from c5desk.model import create_model
 from c5desk.settings import PROJECT_ROOT
