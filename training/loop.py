@@ -54,14 +54,26 @@ class FitResult:
     seconds: float
 
 
+def data_digest(samples: Samples | None) -> str:
+    """Content (pixels, masks, labels), not only names: a corrected mask must never resume an old run."""
+    if samples is None:
+        return ""
+    digest = hashlib.sha256()
+    for array in (samples.images, samples.masks, samples.labels):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
 def fingerprint(model: torch.nn.Module, train: Samples, val: Samples | None, cfg: FitConfig) -> str:
+    """Identity of a run: a checkpoint resumes only the same architecture, recipe and data."""
     text = json.dumps(
         [
             getattr(model, "arch_name", ""),
             getattr(model, "arch_args", {}),
             asdict(cfg),
+            data_digest(train),
+            data_digest(val),
             train.names,
-            val and val.names,
         ],
         sort_keys=True,
         default=str,

@@ -48,6 +48,7 @@ def test_retrain_dialog_runs_real_training_and_activates(tmp_path: Path, qtbot) 
     ]
     command += ["--out", str(models), "--progress", "json", "--cancel-file", "{cancel_file}", "--epochs", "2"]
     command += ["--margin", "1", "--tolerance", "1", "--threads", "1", "--version", "tiny-r1"]
+    command += ["--work", str(tmp_path / "work")]  # never resume another run's checkpoint
     dialog = RetrainDialog(None, tmp_path / "store", base, models, command)
     qtbot.addWidget(dialog)
     dialog.show()

@@ -171,3 +171,28 @@ def test_two_process_ddp_on_cpu(tmp_path) -> None:
     # 16 frames, 2 held out (one patient) → 14 train frames: 7 per rank, batch 4 → 1 step per epoch (alone: 3)
     assert len(start) == 1 and start[0]["total_steps"] == 1
     assert (tmp_path / "b" / "model.json").is_file()
+
+
+def test_a_corrected_mask_starts_a_new_run_instead_of_resuming(tmp_path, capsys) -> None:
+    """Same file names, same recipe, one mask changed: the finished checkpoint must not be reused."""
+    import cv2
+
+    folder = write_folder(tmp_path / "d", 8, seed=6)
+    args = [
+        "finetune",
+        "--data",
+        str(folder),
+        "--epochs",
+        "1",
+        "--replay",
+        "0",
+        "--work",
+        str(tmp_path / "w"),
+    ]
+    assert main([*args, "--out", str(tmp_path / "b1"), *FAST]) == 0
+    mask = cv2.imread(str(folder / "img" / "m0.png"), cv2.IMREAD_GRAYSCALE)
+    cv2.imwrite(str(folder / "img" / "m0.png"), cv2.dilate(mask, np.ones((9, 9), np.uint8)))
+    capsys.readouterr()
+    assert main([*args, "--out", str(tmp_path / "b2"), *FAST]) == 0
+    start = next(e for e in json_events(capsys.readouterr().out) if e["event"] == "start")
+    assert start["resumed_from"] == 0
