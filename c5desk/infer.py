@@ -49,13 +49,10 @@ class Predictor(PredictorBase):
         tta: bool = True,
         threshold: float = 0.5,
     ) -> None:
-        model, self.spec = load_bundle(bundle, device="cpu")
+        model, spec = load_bundle(bundle, device="cpu")
+        self._adopt_spec(spec, tta, threshold)
         self.torch_device = resolve_device(device)
         self.device = describe_device(self.torch_device)
-        self.tta, self.threshold = tta, threshold
-        self.size, self.in_chans = int(self.spec.input_size), int(self.spec.in_chans)
-        self.mean, self.std = float(np.mean(self.spec.mean)), float(np.mean(self.spec.std))
-        self.class_names = self.spec.class_names
         if self.torch_device.type == "cpu":
             self.runner = cpu_runner(model, self.spec.weights_sha256, self.size, self.in_chans, backend)
         else:
@@ -63,10 +60,6 @@ class Predictor(PredictorBase):
         self.model = model.to(self.torch_device).eval()
         self.backend = self.runner.name
         self._feature_cache: tuple[tuple[str, int], list, Geometry] | None = None
-
-    @property
-    def version(self) -> str:
-        return str(self.spec.version)
 
     def _forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self.runner(batch)

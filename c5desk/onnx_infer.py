@@ -77,22 +77,15 @@ class OnnxPredictor(PredictorBase):
         if backend not in ("auto", "onnxruntime"):
             raise ModelError(f"backend {backend!r} needs torch, which this installation lacks; use 'auto'")
         folder = Path(bundle)
-        self.spec, self.onnx_manifest = read_manifest(folder)
+        spec, self.onnx_manifest = read_manifest(folder)
+        self._adopt_spec(spec, tta, threshold)
         providers, self.device = providers_for(device)
         self.backend = "onnxruntime"
-        self.tta, self.threshold = tta, threshold
-        self.size, self.in_chans = int(self.spec.input_size), int(self.spec.in_chans)
-        self.mean, self.std = float(np.mean(self.spec.mean)), float(np.mean(self.spec.std))
-        self.class_names = self.spec.class_names
         self.session = _session(folder / MODEL_GRAPH, providers)
         self.head = _session(folder / RESCORE_GRAPH, providers)
         # only the features the head reads are fetched and cached (the exporter drops unused inputs)
         self.head_inputs = [i.name for i in self.head.get_inputs() if i.name != MASK_INPUT]
         self._feature_cache: tuple[tuple[str, int], dict[str, np.ndarray], Geometry] | None = None
-
-    @property
-    def version(self) -> str:
-        return str(self.spec.version)
 
     def _forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         seg_logits, cls_logits = _run(self.session, list(HEAD_OUTPUTS), {IMAGE_INPUT: batch})

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,6 +25,9 @@ from c5desk.errors import ModelError
 from c5desk.io.frame import Frame
 from c5desk.measure import Measurements, lesion_contours, measure_mask
 from c5desk.preprocess import Geometry, to_frame, to_model_input
+
+if TYPE_CHECKING:
+    from c5desk.model.bundle import BundleSpec
 
 MALIGNANT = 1
 
@@ -94,9 +98,18 @@ class PredictorBase:
     device: str
     backend: str
 
+    spec: BundleSpec
+
+    def _adopt_spec(self, spec: BundleSpec, tta: bool, threshold: float) -> None:
+        """The bundle's preprocessing contract and the run options, alike for every engine."""
+        self.spec, self.tta, self.threshold = spec, tta, threshold
+        self.size, self.in_chans = int(spec.input_size), int(spec.in_chans)
+        self.mean, self.std = float(np.mean(spec.mean)), float(np.mean(spec.std))
+        self.class_names = spec.class_names
+
     @property
     def version(self) -> str:
-        raise NotImplementedError
+        return str(self.spec.version)
 
     def prepare(self, frame: Frame) -> Prepared:
         tensor, geometry = to_model_input(frame.grey, frame.region, self.size, self.mean, self.std)

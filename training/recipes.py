@@ -50,12 +50,29 @@ def build_model(args: argparse.Namespace, init: Path | None) -> tuple[torch.nn.M
 
 
 def run_fit(
-    args: argparse.Namespace, model: torch.nn.Module, train: Samples, val: Samples, cfg: FitConfig, info
+    args: argparse.Namespace,
+    model: torch.nn.Module,
+    train: Samples,
+    val: Samples | None,
+    cfg: FitConfig,
+    info: dd.DistInfo,
+    unlabelled: Samples | None = None,
 ) -> FitResult:
+    """Train with this process's progress mode, cancel file and SIGINT handling, and --work checkpoints."""
     reporter = Reporter(args.progress if info.main else "quiet")
     cancel = CancelToken(args.cancel_file).install()
     try:
-        trainer = Trainer(model, train, val, cfg, work=args.work, reporter=reporter, cancel=cancel, info=info)
+        trainer = Trainer(
+            model,
+            train,
+            val,
+            cfg,
+            work=args.work,
+            reporter=reporter,
+            cancel=cancel,
+            info=info,
+            unlabelled=unlabelled,
+        )
         return trainer.fit()
     finally:
         cancel.uninstall()

@@ -7,14 +7,16 @@ Prints the verdict as a JSON event ({"event": "verdict", "accepted": ..., "reaso
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from training import distributed as dd
 from training import retrain as rt
-from training.loop import FitConfig, Trainer
-from training.progress import CancelToken, Reporter, dumps
+from training.data import Samples
+from training.loop import FitConfig, FitResult
+from training.progress import Reporter, dumps
 from training.publish import new_version, publish
+from training.recipes import run_fit
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,45 +57,70 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cancel-file", type=Path)
 
 
-def run(args: argparse.Namespace, info: dd.DistInfo) -> int:
-    model, spec = rt.base_model(args.base)
-    size = spec.input_size
+@dataclass(frozen=True)
+class RetrainData:
+    corr_train: Samples
+    corr_hold: Samples  # held out for the gate
+    replay_train: Samples
+    replay_val: Samples  # the forgetting guard
+    unlabelled: Samples | None
+
+
+def load_data(args: argparse.Namespace, size: int) -> RetrainData:
     corrections = rt.load_corrections(args.data, size)
     corr_train, corr_hold = rt.split_corrections(corrections, args.holdout, args.seed, args.min_corrections)
     replay_train, replay_val = rt.replay_parts(args.base, size)
-    unlabelled = (
-        rt.load_unlabelled(args.unlabelled, size) if args.unlabelled and args.consistency > 0 else None
-    )
-    parts = {"corrections": corr_hold, "replay": replay_val}
-    before = rt.measure(model, parts, args.device_name) if info.main else {}
-    cfg = FitConfig(
+    wants_teacher = args.unlabelled and args.consistency > 0
+    unlabelled = rt.load_unlabelled(args.unlabelled, size) if wants_teacher else None
+    return RetrainData(corr_train, corr_hold, replay_train, replay_val, unlabelled)
+
+
+def fit_config(args: argparse.Namespace, n_train: int) -> FitConfig:
+    return FitConfig(
         epochs=args.epochs,
-        batch_size=args.batch_size,
+        batch_size=min(args.batch_size, n_train),
         lr=args.lr,
         encoder_lr_scale=args.encoder_lr_scale,
         seed=args.seed,
         device=args.device_name,
         consistency=args.consistency,
     )
-    train = rt.training_mix(corr_train, replay_train, args.replay_ratio)
-    cfg = replace(cfg, batch_size=min(cfg.batch_size, len(train)))
-    reporter = Reporter(args.progress if info.main else "quiet")
-    cancel = CancelToken(args.cancel_file).install()
-    try:
-        trainer = Trainer(
-            model,
-            train,
-            None,
-            cfg,
-            work=args.work,
-            reporter=reporter,
-            cancel=cancel,
-            info=info,
-            unlabelled=unlabelled,
-        )
-        result = trainer.fit()
-    finally:
-        cancel.uninstall()
+
+
+def publish_candidate(
+    args: argparse.Namespace, model, spec, data: RetrainData, result: FitResult, cfg: FitConfig, gate: dict
+) -> tuple[str, Path]:
+    version = args.version or new_version(spec.arch)
+    training = {
+        "stage": "retrain",
+        "base": spec.version,
+        "corrections": {"train": len(data.corr_train), "held_out": len(data.corr_hold)},
+        "replay": {"train": len(data.replay_train), "val": len(data.replay_val)},
+        "unlabelled": 0 if data.unlabelled is None else len(data.unlabelled),
+        "recipe": {"epochs": cfg.epochs, "lr": cfg.lr, "consistency": cfg.consistency},
+        "history": result.history,
+        "seconds": round(result.seconds, 1),
+    }
+    folder = publish(
+        model,
+        args.out / version,
+        version=version,
+        parent=spec.version,
+        training=training,
+        metrics={"gate": gate},
+        extras=rt.carry_replay(args.base),
+    )
+    return version, folder
+
+
+def run(args: argparse.Namespace, info: dd.DistInfo) -> int:
+    model, spec = rt.base_model(args.base)
+    data = load_data(args, spec.input_size)
+    parts = {"corrections": data.corr_hold, "replay": data.replay_val}
+    before = rt.measure(model, parts, args.device_name) if info.main else {}
+    train = rt.training_mix(data.corr_train, data.replay_train, args.replay_ratio)
+    cfg = fit_config(args, len(train))
+    result = run_fit(args, model, train, None, cfg, info, unlabelled=data.unlabelled)
     if not info.main:
         return 0
     model.load_state_dict(result.weights)
@@ -101,26 +128,8 @@ def run(args: argparse.Namespace, info: dd.DistInfo) -> int:
     accepted, reasons = rt.gate(before, after, rt.GateRule(args.margin, args.tolerance))
     version, folder = None, None
     if accepted:
-        version = args.version or new_version(spec.arch)
-        training = {
-            "stage": "retrain",
-            "base": spec.version,
-            "corrections": {"train": len(corr_train), "held_out": len(corr_hold)},
-            "replay": {"train": len(replay_train), "val": len(replay_val)},
-            "unlabelled": 0 if unlabelled is None else len(unlabelled),
-            "recipe": {"epochs": cfg.epochs, "lr": cfg.lr, "consistency": cfg.consistency},
-            "history": result.history,
-            "seconds": round(result.seconds, 1),
-        }
-        folder = publish(
-            model,
-            args.out / version,
-            version=version,
-            parent=spec.version,
-            training=training,
-            metrics={"gate": {"base": before, "candidate": after}},
-            extras=rt.carry_replay(args.base),
-        )
+        gate = {"base": before, "candidate": after}
+        version, folder = publish_candidate(args, model, spec, data, result, cfg, gate)
     verdict = {
         "accepted": accepted,
         "reasons": reasons,
@@ -129,7 +138,7 @@ def run(args: argparse.Namespace, info: dd.DistInfo) -> int:
         "version": version,
         "bundle": None if folder is None else str(folder),
     }
-    reporter.emit("verdict", **verdict)
+    Reporter(args.progress).emit("verdict", **verdict)
     if args.progress != "json":
         print(dumps({"event": "verdict", **verdict}))
     return 0

@@ -16,6 +16,13 @@ from c5desk.model.bundle import read_spec
 from training.cli import main
 
 
+def retrain(capsys, bundle: Path, data: Path, out: Path, work: Path, *options: str) -> dict:
+    """Run `training retrain` (fast settings) and return its verdict event; it must exit 0."""
+    argv = ["retrain", "--base", str(bundle), "--data", str(data), "--out", str(out), "--work", str(work)]
+    assert main([*argv, *options, *FAST[2:]]) == 0
+    return [e for e in json_events(capsys.readouterr().out) if e["event"] == "verdict"][-1]
+
+
 def digest(folder: Path) -> str:
     return hashlib.sha256(
         b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file())
@@ -82,30 +89,21 @@ def test_retrain_publishes_a_child_and_leaves_the_base_untouched(base, tmp_path,
     before = digest(bundle)
     corrections = write_folder(tmp_path / "corr", 8, seed=7)
     models = tmp_path / "models"
-    code = main(
-        [
-            "retrain",
-            "--base",
-            str(bundle),
-            "--data",
-            str(corrections),
-            "--out",
-            str(models),
-            "--epochs",
-            "1",
-            "--margin",
-            "1",
-            "--tolerance",
-            "1",
-            "--version",
-            "tiny-r1",
-            "--work",
-            str(tmp_path / "w"),
-            *FAST[2:],
-        ]
+    verdict = retrain(
+        capsys,
+        bundle,
+        corrections,
+        models,
+        tmp_path / "w",
+        "--epochs",
+        "1",
+        "--margin",
+        "1",
+        "--tolerance",
+        "1",
+        "--version",
+        "tiny-r1",
     )
-    assert code == 0
-    verdict = [e for e in json_events(capsys.readouterr().out) if e["event"] == "verdict"][-1]
     assert verdict["accepted"] is True and verdict["version"] == "tiny-r1"
     assert set(verdict["base"]) == {"corrections", "replay"} and "dice" in verdict["candidate"]["replay"]
     child = read_spec(models / "tiny-r1")
@@ -118,26 +116,7 @@ def test_retrain_rejected_by_the_gate_publishes_nothing(base, tmp_path, capsys) 
     bundle, _ = base
     corrections = write_folder(tmp_path / "corr", 8, seed=8)
     models = tmp_path / "models"
-    code = main(
-        [
-            "retrain",
-            "--base",
-            str(bundle),
-            "--data",
-            str(corrections),
-            "--out",
-            str(models),
-            "--epochs",
-            "1",
-            "--margin",
-            "-2",
-            "--work",
-            str(tmp_path / "w"),
-            *FAST[2:],
-        ]
-    )
-    assert code == 0
-    verdict = [e for e in json_events(capsys.readouterr().out) if e["event"] == "verdict"][-1]
+    verdict = retrain(capsys, bundle, corrections, models, tmp_path / "w", "--epochs", "1", "--margin", "-2")
     assert verdict["accepted"] is False and verdict["bundle"] is None
     assert any("WORSE" in reason for reason in verdict["reasons"])
     assert not models.exists() or not any(models.iterdir())
@@ -151,32 +130,23 @@ def test_retrain_with_mean_teacher_on_unlabelled_frames(base, tmp_path, capsys) 
     rng = np.random.default_rng(3)
     for i in range(4):
         cv2.imwrite(str(unlabelled / f"u{i}.png"), lesion_frame(rng, i % 2 == 0)[0])
-    code = main(
-        [
-            "retrain",
-            "--base",
-            str(bundle),
-            "--data",
-            str(corrections),
-            "--out",
-            str(tmp_path / "m"),
-            "--epochs",
-            "1",
-            "--unlabelled",
-            str(unlabelled),
-            "--consistency",
-            "1",
-            "--margin",
-            "1",
-            "--tolerance",
-            "1",
-            "--work",
-            str(tmp_path / "w"),
-            *FAST[2:],
-        ]
+    verdict = retrain(
+        capsys,
+        bundle,
+        corrections,
+        tmp_path / "m",
+        tmp_path / "w",
+        "--epochs",
+        "1",
+        "--unlabelled",
+        str(unlabelled),
+        "--consistency",
+        "1",
+        "--margin",
+        "1",
+        "--tolerance",
+        "1",
     )
-    assert code == 0
-    verdict = [e for e in json_events(capsys.readouterr().out) if e["event"] == "verdict"][-1]
     assert verdict["accepted"] is True
     assert read_spec(Path(verdict["bundle"])).training["unlabelled"] == 4
 
