@@ -1,7 +1,8 @@
 """CPU backends for one model, timed alternately: eager, eager channels_last, torch.compile, ONNX Runtime.
 
-The Predictor's `--backend auto` chooses between eager and ONNX Runtime at start-up; this script shows where
-torch.compile stands, including its one-off compile time, so the choice rests on figures.
+`make_predictor(backend="auto")` chooses between eager and ONNX Runtime on a machine's first load
+(c5desk.inference.choice); this script shows where torch.compile stands, including its one-off compile time,
+so the choice rests on figures. ONNX Runtime runs the same graphs the app uses (c5desk.model.onnx_graphs).
 
     .venv/bin/python benchmarks/bench_cpu_backends.py [--model c5net_tiny] [--size 256] [--batch 1]
 """
@@ -17,9 +18,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from c5desk.device import cpu_threads
+from c5desk.inference.devices import cpu_threads
+from c5desk.inference.graphs import Graphs
+from c5desk.inference.ort_engine import OrtEngine
+from c5desk.model.bundle import load_bundle, make_random_bundle, read_spec
+from c5desk.model.onnx_graphs import export_bundle_graphs, read_manifest
 from c5desk.model.registry import create_model
-from c5desk.runtime import OrtRunner
 
 
 def timed(fn) -> float:
@@ -36,13 +40,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=30)
     args = parser.parse_args()
     torch.set_num_threads(cpu_threads())
-    model = create_model(args.model, input_size=args.size).eval()
+    folder = make_random_bundle(Path(tempfile.mkdtemp()) / "m", arch=args.model, input_size=args.size)
+    export_bundle_graphs(folder)
+    model = load_bundle(folder)[0]
     x = torch.randn(args.batch, 1, args.size, args.size)
-    onnx_path = Path(tempfile.mkdtemp()) / "model.onnx"
-    from c5desk.model.onnx_export import export_onnx
-
-    export_onnx(model, onnx_path, args.size)
-    ort = OrtRunner(onnx_path)
+    ort = OrtEngine(Graphs(folder, read_manifest(folder, read_spec(folder))), "cpu").forward
     x_np = x.numpy()
     model_cl = create_model(args.model, input_size=args.size).eval().to(memory_format=torch.channels_last)
     model_cl.load_state_dict(model.state_dict())

@@ -93,15 +93,16 @@ def measure_one(name: str, bundle: str | None, args: argparse.Namespace) -> dict
     import numpy as np
 
     from c5desk.batch import score_paths
-    from c5desk.infer import Predictor
+    from c5desk.inference import make_predictor
     from c5desk.io import open_source
-    from c5desk.model.bundle import make_random_bundle
+    from c5desk.model.bundle import load_bundle, make_random_bundle
 
     work = Path(tempfile.mkdtemp(prefix="c5bench-"))
     if bundle is None:
         bundle = str(make_random_bundle(work / name, arch=name, input_size=args.size))
-    predictor = Predictor(bundle, device=args.device, backend=args.backend, tta=False)
-    runner, size = predictor.runner, predictor.size
+    predictor = make_predictor(bundle, device=args.device, backend=args.backend, tta=False)
+    runner, size, in_chans = predictor.engine.forward, predictor.input.size, predictor.input.in_chans
+    model = load_bundle(bundle)[0]  # for counting (the engine may be ONNX Runtime)
     frames_dir = folder_of_frames(args.frames)
     frame_path = next(frames_dir.glob("*.png"))
     with open_source(frame_path) as source:
@@ -115,8 +116,8 @@ def measure_one(name: str, bundle: str | None, args: argparse.Namespace) -> dict
         "model": name,
         "backend": predictor.backend,
         "device": predictor.device,
-        "params_m": sum(p.numel() for p in predictor.model.parameters()) / 1e6,
-        "gflops": gflops(predictor.model.cpu(), size, predictor.in_chans) if args.device == "cpu" else None,
+        "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
+        "gflops": gflops(model, size, in_chans) if args.device == "cpu" else None,
         "forward_ms": forward_ms,
         "end_to_end_ms": end_to_end_ms,
         "lesion_post_ms": lesion_postprocess_ms(frame_path, args.repeats),

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from c5desk.errors import C5Error
+from c5desk.fsio import atomic_path
+from c5desk.inference import Prediction, Predictor, Prepared
 from c5desk.io import iter_paths, open_source
 from c5desk.measure import Measurements
 from c5desk.overlay import write_mask_png, write_overlay_png
-from c5desk.predict_common import Prediction, Prepared
-from c5desk.predict_common import PredictorBase as Predictor
 
 COLUMNS = [
     "source",
@@ -100,14 +100,10 @@ def read_done(out_csv: Path) -> set[tuple[str, str]]:
 
 def rewrite_csv(out_csv: Path, rows: list[dict[str, str]]) -> None:
     """Replace the CSV atomically: an interruption leaves the old file or the new one, never half of it."""
-    temporary = out_csv.with_name(out_csv.name + ".tmp")
-    with temporary.open("w", newline="", encoding="utf-8") as handle:
+    with atomic_path(out_csv) as temporary, temporary.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, out_csv)
 
 
 def prediction_row(source: str, prediction: Prediction) -> dict[str, object]:

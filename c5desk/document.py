@@ -27,7 +27,7 @@ from c5desk.errors import C5Error
 from c5desk.measure import Measurements, measure_mask
 
 if TYPE_CHECKING:  # the readers (pydicom...) and torch load later, off the window's start-up path
-    from c5desk.infer import Prediction, Predictor
+    from c5desk.inference import Prediction, Predictor
     from c5desk.io.frame import Frame
     from c5desk.store import Store
     from c5desk.store.records import Annotation

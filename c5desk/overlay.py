@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from c5desk.errors import C5Error
+from c5desk.fsio import write_atomic
 
 
 def write_png_atomic(path: Path, image: np.ndarray) -> None:
     """Encode then rename into place, so a crash never leaves half a PNG under the final name."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     ok, encoded = cv2.imencode(".png", image)
     if not ok:
         raise C5Error(f"could not encode {path.name} as PNG")
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with temporary.open("wb") as handle:
-        handle.write(encoded.tobytes())
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    write_atomic(path, encoded.tobytes())
 
 
 def write_mask_png(path: Path, mask: np.ndarray) -> None:

@@ -37,7 +37,7 @@ class SelfTestFailure(Exception):
 @dataclass(frozen=True)
 class Options:
     bundle: Path | None = None
-    engine: str = "auto"
+    backend: str = "auto"
     device: str = "cpu"
     allow_untrained: bool = False
     sample: Path = SAMPLE
@@ -82,12 +82,12 @@ def check_prediction(result, frame) -> None:
 
 def run_checks(options: Options) -> str:
     """Run every check; returns the PASS details, raises SelfTestFailure (or any C5Error) otherwise."""
-    from c5desk.infer_factory import make_predictor
+    from c5desk.inference import make_predictor
     from c5desk.io import open_source
 
     start = time.perf_counter()
     folder = resolve_bundle(options)
-    predictor = make_predictor(folder, device=options.device, engine=options.engine)
+    predictor = make_predictor(folder, device=options.device, backend=options.backend)
     loaded = time.perf_counter()
     check(options.sample.is_file(), f"the sample frame {options.sample} is missing from the installation")
     with open_source(options.sample) as source:
@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="model bundle to test (default: the shipped model)",
     )
-    parser.add_argument("--engine", default="auto", choices=("auto", "torch", "onnx"))
+    parser.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime"))
     parser.add_argument("--device", default="cpu", help="cpu (default), auto or cuda")
     parser.add_argument("--allow-untrained", action="store_true", help="accept random test weights")
     parser.add_argument("--sample", type=Path, default=SAMPLE, help="frame to score (default: bundled)")
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     options = Options(
         bundle=args.bundle,
-        engine=args.engine,
+        backend=args.backend,
         device=args.device,
         allow_untrained=args.allow_untrained,
         sample=args.sample,

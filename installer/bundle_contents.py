@@ -24,8 +24,8 @@ UNUSED_QT = [
     )
 ]  # fmt: skip
 
-# The lean bundle infers through ONNX Runtime (c5desk.onnx_infer): torch, what only torch needs (sympy,
-# networkx, jinja2) and the training package stay out. (cuda = NVIDIA's cuda-python, which pyqtgraph's
+# The lean bundle infers through ONNX Runtime (c5desk.inference.ort_engine): torch, what only torch needs
+# (sympy, networkx, jinja2) and the training package stay out. (cuda = NVIDIA's cuda-python, which pyqtgraph's
 # RawImageWidget would pull in for CUDA-GL interop.)
 TORCH_STACK = [
     "torch", "torchvision", "timm", "triton", "nvidia", "cuda", "safetensors", "training",

@@ -48,14 +48,13 @@ def copy_bundle(source: Path, dest: Path, exclude: tuple[str, ...] = ()) -> None
 
 def check_parity(bundle: Path, sample: Path = SAMPLE) -> str:
     """Score the sample with both engines; raise C5Error when they disagree beyond TOLERANCE."""
-    from c5desk.infer import Predictor
+    from c5desk.inference import make_predictor
     from c5desk.io import open_source
-    from c5desk.onnx_infer import OnnxPredictor
 
     with open_source(sample) as source:
         frame = source.frame(0)
-    torch_pred = Predictor(bundle, device="cpu", backend="torch")
-    onnx_pred = OnnxPredictor(bundle)
+    torch_pred = make_predictor(bundle, device="cpu", backend="torch")
+    onnx_pred = make_predictor(bundle, device="cpu", backend="onnxruntime")
     a, b = torch_pred.predict(frame), onnx_pred.predict(frame)
     mask = a.prob >= 0.5 if a.mask.any() else np.ones_like(a.mask)
     rescored = (torch_pred.rescore(frame, mask)[0], onnx_pred.rescore(frame, mask)[0])

@@ -52,6 +52,7 @@ def render(bundle: Path, mask_path: Path | None, out: Path, scratch: Path, heat:
     import cv2
     import numpy as np
 
+    from c5desk.fsio import atomic_path
     from c5desk.gui.app import create_application
     from c5desk.gui.main_window import MainWindow
     from c5desk.gui.prefs import Prefs
@@ -80,11 +81,9 @@ def render(bundle: Path, mask_path: Path | None, out: Path, scratch: Path, heat:
     window.canvas.fit()
     for _ in range(5):
         app.processEvents()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out.with_name(f".{out.name}.tmp.png")
-    if not window.grab().save(str(temporary), "PNG"):
-        raise SystemExit(f"cannot write {out}")
-    os.replace(temporary, out)
+    with atomic_path(out) as temporary:
+        if not window.grab().save(str(temporary), "PNG"):
+            raise SystemExit(f"cannot write {out}")
     doc.editor.reset(np.zeros(doc.frame.shape, bool))  # nothing unsaved to ask about when closing
     doc.label = doc.category = None
     doc.note = ""

@@ -25,5 +25,6 @@ def busbra_root() -> Path:
 
 @pytest.fixture(autouse=True)
 def _private_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep the per-user config (salt, settings) of the person running the tests untouched."""
+    """Keep the per-user config (salt, settings, models) and cache of whoever runs the tests untouched."""
     monkeypatch.setenv("C5DESK_CONFIG", str(tmp_path_factory.getbasetemp() / "config"))
+    monkeypatch.setenv("C5DESK_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))

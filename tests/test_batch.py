@@ -14,7 +14,7 @@ from pydicom.data import get_testdata_file
 
 from c5desk.batch import COLUMNS, score_paths, select_frames
 from c5desk.cli import main
-from c5desk.infer import Predictor
+from c5desk.inference import Predictor, make_predictor
 from c5desk.model.bundle import make_random_bundle
 
 
@@ -25,7 +25,7 @@ def bundle(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def predictor(bundle: Path) -> Predictor:
-    return Predictor(bundle, device="cpu", backend="torch")
+    return make_predictor(bundle, device="cpu", backend="torch")
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 
 from c5desk.document import Document, DocumentError, Origin
 from c5desk.errors import ReadError
-from c5desk.infer import Predictor
+from c5desk.inference import Predictor, make_predictor
 from c5desk.io import open_source
 from c5desk.io.frame import Frame
 from c5desk.measure import lesion_contours, measure_mask
@@ -26,7 +26,7 @@ SAMPLE = RESOURCES / "samples" / "bus_sample.png"
 @pytest.fixture(scope="module")
 def predictor(tmp_path_factory) -> Predictor:
     bundle = make_random_bundle(tmp_path_factory.mktemp("bundles") / "tiny", arch="c5net_tiny", input_size=64)
-    return Predictor(bundle, device="cpu", backend="torch")
+    return make_predictor(bundle, device="cpu", backend="torch")
 
 
 @pytest.fixture(scope="module")

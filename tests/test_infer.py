@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from pydicom.data import get_testdata_file
 
-from c5desk.bundles import default_bundle
 from c5desk.errors import BundleError, ModelError
-from c5desk.infer import Predictor, binary_entropy
+from c5desk.inference import Predictor, make_predictor
+from c5desk.inference.contract import binary_entropy
 from c5desk.io import open_source
 from c5desk.io.frame import Frame, Region
 from c5desk.model.bundle import make_random_bundle
@@ -25,7 +25,7 @@ def bundle(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def predictor(bundle: Path) -> Predictor:
-    return Predictor(bundle, device="cpu", backend="torch")
+    return make_predictor(bundle, device="cpu", backend="torch")
 
 
 @pytest.fixture(scope="module")
@@ -90,14 +90,14 @@ def test_rescore_follows_the_mask_and_reuses_the_encoder(
     predictor: Predictor, busbra_frame: Frame, monkeypatch
 ) -> None:
     calls = {"encode": 0}
-    original = predictor.model.encode
+    original = predictor.engine.model.encode
 
     def counting_encode(x):
         calls["encode"] += 1
         return original(x)
 
-    monkeypatch.setattr(predictor, "_feature_cache", None)
-    monkeypatch.setattr(predictor.model, "encode", counting_encode)
+    monkeypatch.setattr(predictor, "_encoded", None)
+    monkeypatch.setattr(predictor.engine.model, "encode", counting_encode)
     h, w = busbra_frame.shape
     left, right = np.zeros((h, w), bool), np.zeros((h, w), bool)
     left[h // 3 : h // 2, 10 : w // 4] = True
@@ -116,8 +116,8 @@ def onnx_cache(tmp_path_factory) -> Path:
 
 def test_onnxruntime_matches_torch(bundle: Path, busbra_frame: Frame, onnx_cache: Path, monkeypatch) -> None:
     monkeypatch.setenv("C5DESK_CACHE", str(onnx_cache))
-    eager = Predictor(bundle, device="cpu", backend="torch").predict(busbra_frame)
-    ort = Predictor(bundle, device="cpu", backend="onnxruntime")
+    eager = make_predictor(bundle, device="cpu", backend="torch").predict(busbra_frame)
+    ort = make_predictor(bundle, device="cpu", backend="onnxruntime")
     assert ort.backend == "onnxruntime"
     result = ort.predict(busbra_frame)
     assert result.p_malignant == pytest.approx(eager.p_malignant, abs=1e-3)
@@ -127,7 +127,11 @@ def test_onnxruntime_matches_torch(bundle: Path, busbra_frame: Frame, onnx_cache
 
 def test_auto_backend_picks_one_by_measurement(bundle: Path, onnx_cache: Path, monkeypatch) -> None:
     monkeypatch.setenv("C5DESK_CACHE", str(onnx_cache))
-    assert Predictor(bundle, device="cpu", backend="auto").backend in ("torch", "onnxruntime")
+    chosen = make_predictor(bundle, device="cpu", backend="auto").backend
+    assert chosen in ("torch", "onnxruntime")
+    remembered = list((onnx_cache / "cpu-backend").glob("*.json"))
+    assert len(remembered) == 1 and chosen in remembered[0].read_text()
+    assert make_predictor(bundle, device="cpu").backend == chosen  # the next load reuses the measurement
 
 
 def test_absent_gpu_is_a_clear_error(bundle: Path) -> None:
@@ -136,18 +140,9 @@ def test_absent_gpu_is_a_clear_error(bundle: Path) -> None:
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     with pytest.raises(ModelError, match="CUDA"):
-        Predictor(bundle, device="cuda")
+        make_predictor(bundle, device="cuda")
 
 
 def test_missing_bundle_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(BundleError):
-        Predictor(tmp_path / "nowhere", device="cpu")
-
-
-def test_no_trained_model_is_never_faked(monkeypatch, tmp_path: Path) -> None:
-    import c5desk.bundles as bundles
-
-    monkeypatch.delenv("C5DESK_MODEL", raising=False)
-    monkeypatch.setattr(bundles, "SHIPPED_MODELS", tmp_path / "models")
-    with pytest.raises(ModelError, match="no trained model"):
-        default_bundle()
+        make_predictor(tmp_path / "nowhere", device="cpu")

@@ -1,4 +1,4 @@
-"""OnnxPredictor (ONNX Runtime, no torch) against the torch Predictor on a random-weight bundle."""
+"""The ONNX Runtime engine (no torch) against the torch engine on a random-weight bundle; the graph cache."""
 
 from __future__ import annotations
 
@@ -12,13 +12,12 @@ import numpy as np
 import pytest
 
 from c5desk.errors import BundleError, ModelError
-from c5desk.infer import Predictor
-from c5desk.infer_factory import make_predictor
+from c5desk.inference import Predictor, make_predictor
+from c5desk.inference.graphs import cache_folder, locate_graphs
 from c5desk.io import open_source
 from c5desk.io.frame import Frame, Region
-from c5desk.model.bundle import make_random_bundle
-from c5desk.model.onnx_graphs import MANIFEST_FILE, MODEL_GRAPH, export_bundle_graphs
-from c5desk.onnx_infer import OnnxPredictor
+from c5desk.model.bundle import make_random_bundle, read_spec
+from c5desk.model.onnx_graphs import MANIFEST_FILE, MODEL_GRAPH, GraphsMissing, export_bundle_graphs
 from c5desk.selftest import SAMPLE
 
 SIZE = 64
@@ -30,14 +29,18 @@ def bundle(tmp_path_factory) -> Path:
     return export_bundle_graphs(folder)
 
 
+def ort_predictor(bundle: Path, **options) -> Predictor:
+    return make_predictor(bundle, backend="onnxruntime", **options)
+
+
 @pytest.fixture(scope="module")
 def torch_predictor(bundle: Path) -> Predictor:
-    return Predictor(bundle, device="cpu", backend="torch")
+    return make_predictor(bundle, device="cpu", backend="torch")
 
 
 @pytest.fixture(scope="module")
-def onnx_predictor(bundle: Path) -> OnnxPredictor:
-    return OnnxPredictor(bundle)
+def onnx_predictor(bundle: Path) -> Predictor:
+    return ort_predictor(bundle)
 
 
 @pytest.fixture(scope="module")
@@ -87,16 +90,16 @@ def test_batch_equals_single(onnx_predictor, sample, framed) -> None:
 def test_rescore_agrees_with_torch_and_runs_the_encoder_once(
     bundle, torch_predictor, sample, framed, monkeypatch
 ) -> None:
-    predictor = OnnxPredictor(bundle)
+    predictor = ort_predictor(bundle)
     calls = {"encoder": 0}
-    run = predictor.session.run
+    run = predictor.engine.session.run
 
     class Counting:
         def run(self, outputs, feeds):
             calls["encoder"] += 1
             return run(outputs, feeds)
 
-    monkeypatch.setattr(predictor, "session", Counting())
+    monkeypatch.setattr(predictor.engine, "session", Counting())
     h, w = sample.shape
     left, right = np.zeros((h, w), bool), np.zeros((h, w), bool)
     left[h // 3 : h // 2, 10 : w // 4] = True
@@ -116,29 +119,29 @@ def test_rescore_agrees_with_torch_and_runs_the_encoder_once(
 
 
 def test_without_tta(bundle, sample) -> None:
-    a = Predictor(bundle, device="cpu", backend="torch", tta=False).predict(sample)
-    b = OnnxPredictor(bundle, tta=False).predict(sample)
+    a = make_predictor(bundle, device="cpu", backend="torch", tta=False).predict(sample)
+    b = ort_predictor(bundle, tta=False).predict(sample)
     assert b.score_spread == 0.0 and b.seg_uncertainty == 0.0
     assert b.p_malignant == pytest.approx(a.p_malignant, abs=1e-5)
     mask = np.zeros(sample.shape, bool)
     mask[100:200, 50:150] = True
-    assert OnnxPredictor(bundle, tta=False).rescore(sample, mask)[0] == pytest.approx(
-        Predictor(bundle, device="cpu", backend="torch", tta=False).rescore(sample, mask)[0], abs=1e-5
+    assert ort_predictor(bundle, tta=False).rescore(sample, mask)[0] == pytest.approx(
+        make_predictor(bundle, device="cpu", backend="torch", tta=False).rescore(sample, mask)[0], abs=1e-5
     )
 
 
 def test_bad_inputs_are_clear_errors(bundle, onnx_predictor, sample) -> None:
     with pytest.raises(ModelError, match="mask shape"):
         onnx_predictor.rescore(sample, np.zeros((5, 5), bool))
-    with pytest.raises(ModelError, match="needs torch"):
-        OnnxPredictor(bundle, backend="torch")
-    with pytest.raises(ModelError, match="unknown or unsupported device"):
-        OnnxPredictor(bundle, device="tpu")
+    with pytest.raises(ModelError, match="unknown backend"):
+        make_predictor(bundle, backend="tensorrt")
+    with pytest.raises(ModelError, match="unknown device"):
+        ort_predictor(bundle, device="tpu")
     import onnxruntime
 
     if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
         with pytest.raises(ModelError, match="CUDA"):
-            OnnxPredictor(bundle, device="cuda")
+            ort_predictor(bundle, device="cuda")
 
 
 def copy_of(bundle: Path, dest: Path) -> Path:
@@ -152,29 +155,48 @@ def test_tampered_or_missing_graphs_are_refused(bundle, tmp_path) -> None:
     data[len(data) // 2] ^= 0xFF
     (tampered / MODEL_GRAPH).write_bytes(bytes(data))
     with pytest.raises(BundleError, match="SHA-256"):
-        OnnxPredictor(tampered)
+        ort_predictor(tampered)
 
     bare = make_random_bundle(tmp_path / "bare", input_size=SIZE, seed=4)
-    with pytest.raises(BundleError, match=r"no ONNX graphs.*export_onnx"):
-        OnnxPredictor(bare)
+    with pytest.raises(GraphsMissing, match=r"no ONNX graphs.*export_onnx"):
+        locate_graphs(bare, read_spec(bare))  # what an installation without torch meets
 
     # graphs copied next to other weights are not taken for that model
     for name in ("model.onnx", "rescore.onnx", MANIFEST_FILE):
         shutil.copy(bundle / name, bare / name)
     with pytest.raises(BundleError, match="other weights"):
-        OnnxPredictor(bare)
+        ort_predictor(bare)
 
     broken = copy_of(bundle, tmp_path / "broken")
     (broken / MANIFEST_FILE).write_text(json.dumps({"format_version": 99}))
     with pytest.raises(BundleError, match="unknown format"):
-        OnnxPredictor(broken)
+        ort_predictor(broken)
 
 
-def test_factory_picks_torch_here_and_honours_engine(bundle) -> None:
-    assert isinstance(make_predictor(bundle, device="cpu", backend="torch"), Predictor)
-    assert isinstance(make_predictor(bundle, engine="onnx"), OnnxPredictor)
-    with pytest.raises(ModelError, match="unknown engine"):
-        make_predictor(bundle, engine="tensorrt")
+def test_graphs_missing_from_a_bundle_are_exported_once_into_a_verified_cache(
+    tmp_path, sample, monkeypatch
+) -> None:
+    monkeypatch.setenv("C5DESK_CACHE", str(tmp_path / "cache"))
+    bare = make_random_bundle(tmp_path / "bare", input_size=SIZE, seed=5)
+    first = ort_predictor(bare)
+    cached = cache_folder(read_spec(bare))
+    assert first.engine.graphs.folder == cached and (cached / MANIFEST_FILE).is_file()
+    assert not (bare / MANIFEST_FILE).exists()  # the bundle itself is never written to
+    expected = first.predict(sample).p_malignant
+    # a graph swapped in the cache is not trusted for its name: it is exported again
+    other = make_random_bundle(tmp_path / "other", input_size=SIZE, seed=6)
+    swapped = ort_predictor(other).engine.graphs.folder / MODEL_GRAPH
+    shutil.copy(swapped, cached / MODEL_GRAPH)
+    again = ort_predictor(bare)
+    assert again.predict(sample).p_malignant == pytest.approx(expected, abs=1e-6)
+    assert again.engine.graphs.folder == cached
+
+
+def test_the_torch_engine_and_the_cpu_runner_share_one_graph_format(bundle, sample) -> None:
+    """The bundle's own graphs (as the lean build ships them) are what the CPU choice loads."""
+    predictor = ort_predictor(bundle)
+    assert predictor.engine.graphs.folder == bundle
+    assert set(predictor.engine.graphs.manifest["graphs"]) == {"model.onnx", "rescore.onnx"}
 
 
 NO_TORCH = """
@@ -184,14 +206,14 @@ class Block(importlib.abc.MetaPathFinder):
         if name.split('.')[0] in ('torch', 'torchvision', 'timm'):
             raise ModuleNotFoundError(f"No module named {name!r}")
 sys.meta_path.insert(0, Block())
-from c5desk.infer_factory import make_predictor
+from c5desk.inference import make_predictor
 from c5desk.io import open_source
 from c5desk.errors import ModelError
 predictor = make_predictor(sys.argv[1])
 with open_source(sys.argv[2]) as source:
     result = predictor.predict(source.frame(0))
 try:
-    make_predictor(sys.argv[1], engine='torch')
+    make_predictor(sys.argv[1], backend='torch')
 except ModelError as exc:
     print('torch engine refused:', exc)
 print(type(predictor).__name__, result.backend, 0 <= result.p_malignant <= 1, 'torch' in sys.modules)
@@ -207,5 +229,5 @@ def test_runs_where_torch_cannot_be_imported(bundle) -> None:
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
-    assert lines[0].startswith("torch engine refused: the torch engine was requested")
-    assert lines[-1] == "OnnxPredictor onnxruntime True False"
+    assert lines[0].startswith("torch engine refused: the torch backend was requested")
+    assert lines[-1] == "Predictor onnxruntime True False"

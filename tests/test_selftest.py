@@ -53,12 +53,12 @@ def verdict(capsys) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("engine", ["torch", "onnx"])
-def test_passes_on_a_working_bundle(lesion_bundle: Path, engine: str, capsys) -> None:
-    assert main(["--bundle", str(lesion_bundle), "--allow-untrained", "--engine", engine]) == 0
+@pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
+def test_passes_on_a_working_bundle(lesion_bundle: Path, backend: str, capsys) -> None:
+    assert main(["--bundle", str(lesion_bundle), "--allow-untrained", "--backend", backend]) == 0
     line = verdict(capsys)
     assert line.startswith("c5desk self-test: PASS model random-selftest-+4 on CPU")
-    assert ("via onnxruntime" in line) if engine == "onnx" else ("via torch" in line or "via onnx" in line)
+    assert f"via {backend}" in line
     assert "P(malignant)" in line and " px" in line and "score" in line
 
 
@@ -78,7 +78,7 @@ def test_refuses_random_weights_even_as_the_default(lesion_bundle: Path, monkeyp
 
 def test_fails_when_nothing_is_found(tmp_path: Path, capsys) -> None:
     empty = seg_bias_bundle(tmp_path / "empty", -4.0)
-    assert main(["--bundle", str(empty), "--allow-untrained", "--engine", "onnx"]) == 1
+    assert main(["--bundle", str(empty), "--allow-untrained", "--backend", "onnxruntime"]) == 1
     assert verdict(capsys) == (
         "c5desk self-test: FAIL: no lesion found on the sample frame, which shows a biopsy-proven one"
     )
@@ -95,40 +95,40 @@ def test_fails_on_a_broken_installation(lesion_bundle: Path, tmp_path: Path, cap
 
 
 def test_fails_on_non_finite_output(lesion_bundle: Path, monkeypatch) -> None:
-    import c5desk.infer_factory as factory
+    import c5desk.inference as inference
 
-    real = factory.make_predictor
+    real = inference.make_predictor
 
     def poisoned(*args, **kwargs):
         predictor = real(*args, **kwargs)
-        original = predictor._forward
+        original = predictor.engine.forward
 
         def forward(batch):
             seg, cls = original(batch)
             seg[:, 0, 0] = np.nan
             return seg, cls
 
-        predictor._forward = forward
+        predictor.engine.forward = forward
         return predictor
 
-    monkeypatch.setattr(factory, "make_predictor", poisoned)
-    passed, line = run_self_test(Options(bundle=lesion_bundle, engine="onnx", allow_untrained=True))
+    monkeypatch.setattr(inference, "make_predictor", poisoned)
+    passed, line = run_self_test(Options(bundle=lesion_bundle, backend="onnxruntime", allow_untrained=True))
     assert not passed and line == "c5desk self-test: FAIL: the probability map has NaN or infinite values"
 
 
 def test_fails_when_too_slow(lesion_bundle: Path) -> None:
-    options = Options(bundle=lesion_bundle, engine="onnx", allow_untrained=True, max_seconds=0.0)
+    options = Options(bundle=lesion_bundle, backend="onnxruntime", allow_untrained=True, max_seconds=0.0)
     passed, line = run_self_test(options)
     assert not passed and line.startswith("c5desk self-test: FAIL: scoring took")
 
 
 def test_unexpected_errors_still_give_one_line(lesion_bundle: Path, monkeypatch) -> None:
-    import c5desk.infer_factory as factory
+    import c5desk.inference as inference
 
     def explode(*args, **kwargs):
         raise OSError("libonnxruntime.so: cannot open shared object file\nmore detail")
 
-    monkeypatch.setattr(factory, "make_predictor", explode)
+    monkeypatch.setattr(inference, "make_predictor", explode)
     passed, line = run_self_test(Options(bundle=lesion_bundle, allow_untrained=True))
     assert (
         not passed

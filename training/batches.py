@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from c5desk.preprocess import normalise
+from c5desk.inference.preprocess import InputSpec
 from training.augment import AugmentConfig, augment, augment_geometry, augment_intensity
 from training.data import Samples
 
 
-def to_tensor(images: list[np.ndarray], mean: float, std: float, device: str) -> torch.Tensor:
-    batch = np.stack([normalise(image, mean, std) for image in images])
+def to_tensor(images: list[np.ndarray], spec: InputSpec, device: str) -> torch.Tensor:
+    batch = np.stack([spec.normalise(image) for image in images])
     return torch.from_numpy(batch).to(device, non_blocking=True)
 
 
@@ -20,13 +20,12 @@ def labelled_batch(
     index: np.ndarray,
     rng: np.random.Generator,
     cfg: AugmentConfig,
-    mean: float,
-    std: float,
+    spec: InputSpec,
     device: str,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(images (B,1,S,S) normalised, masks (B,1,S,S) float, labels (B,) long with -1 = no class)."""
+    """(images (B,C,S,S) normalised, masks (B,1,S,S) float, labels (B,) long with -1 = no class)."""
     views = [augment(samples.images[i], samples.masks[i], rng, cfg) for i in index]
-    x = to_tensor([v[0] for v in views], mean, std, device)
+    x = to_tensor([v[0] for v in views], spec, device)
     m = torch.from_numpy(np.stack([v[1] for v in views]).astype(np.float32)[:, None]).to(device)
     y = torch.from_numpy(samples.labels[index].astype(np.int64)).to(device)
     return x, m, y
@@ -37,8 +36,7 @@ def paired_views(
     index: np.ndarray,
     rng: np.random.Generator,
     cfg: AugmentConfig,
-    mean: float,
-    std: float,
+    spec: InputSpec,
     device: str,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Two views of the same frames sharing their geometry (so masks align pixel for pixel) but with
@@ -48,4 +46,4 @@ def paired_views(
         image, _ = augment_geometry(samples.images[i], samples.masks[i], rng, cfg)
         student.append(augment_intensity(image, rng, cfg))
         teacher.append(augment_intensity(image, rng, cfg))
-    return to_tensor(student, mean, std, device), to_tensor(teacher, mean, std, device)
+    return to_tensor(student, spec, device), to_tensor(teacher, spec, device)

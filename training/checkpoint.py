@@ -8,24 +8,17 @@ Each file is replaced atomically; state.json is written last, so it never points
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
 
+from c5desk.fsio import atomic_path, write_text_atomic
+
 STATE = "state.json"
 LAST = "last.safetensors"
 BEST = "best.safetensors"
-
-
-def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    with open(tmp, "rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -60,14 +53,16 @@ def save_checkpoint(
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     optim, meta = optimizer_tensors(optimizer)
     tensors.update(optim)
-    _atomic(folder / LAST, lambda tmp: save_file(tensors, str(tmp)))
+    with atomic_path(folder / LAST) as temporary:
+        save_file(tensors, str(temporary))
     record = {**state, "optimizer": meta}
-    _atomic(folder / STATE, lambda tmp: tmp.write_text(json.dumps(record, indent=1)))
+    write_text_atomic(folder / STATE, json.dumps(record, indent=1))
 
 
 def save_best(folder: Path, weights: dict[str, torch.Tensor]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    _atomic(folder / BEST, lambda tmp: save_file(weights, str(tmp)))
+    with atomic_path(folder / BEST) as temporary:
+        save_file(weights, str(temporary))
 
 
 def load_checkpoint(

@@ -72,7 +72,7 @@ def prepare(args: argparse.Namespace) -> None:
     """Threads, device, progress mode and the default work folder, once per process."""
     import torch
 
-    from c5desk.device import cpu_threads, resolve_device
+    from c5desk.inference.devices import cpu_threads, resolve_device
 
     torch.set_num_threads(args.threads or cpu_threads())
     args.device_name = str(resolve_device(args.device))

@@ -1,7 +1,8 @@
 """Training data held in memory at model resolution: labelled folders, ISIC 2017 and dataset stores.
 
-Every frame goes through c5desk.preprocess.crop_resize — the very crop and resize the Predictor applies — so
-the network trains on what it will see at run time. Augmentation then works on these small uint8 arrays.
+Every frame goes through c5desk.inference.preprocess.crop_resize — the very crop and resize the Predictor
+applies — so the network trains on what it will see at run time. Augmentation then works on these small
+uint8 arrays.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import cv2
 import numpy as np
 
 from c5desk.errors import C5Error
-from c5desk.preprocess import crop_resize, resize_mask
+from c5desk.inference.preprocess import crop_resize, resize_mask
 from c5desk.store.labelled import prepare_row, read_table
 
 # Class indices of the two-logit head; other labels (normal, unsure) train the mask only.

@@ -1,6 +1,6 @@
 """Evaluate a model bundle on a labelled folder, through exactly the app's inference path.
 
-Every row goes through c5desk.store.labelled.prepare_row (the import checks) and c5desk.infer.Predictor
+Every row goes through c5desk.store.labelled.prepare_row (the import checks) and c5desk.inference.Predictor
 frame by frame, and the prediction is compared at full frame resolution with the reference mask and label:
 - segmentation (dice, iou, hd95) on every row with a mask file (benign, malignant, and normal or unsure rows
   that have one); hd95 is in mm only when EVERY segmented frame is calibrated, else in px for all, so that
@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from c5desk.errors import C5Error
-from c5desk.infer import Predictor
-from c5desk.store.files import write_atomic
+from c5desk.fsio import write_atomic
+from c5desk.inference import Predictor, make_predictor
 from c5desk.store.labelled import LABELS_CSV, prepare_row, read_table
 from training import metrics as M
 from training.data import DataError
@@ -73,7 +73,7 @@ def evaluate(
     """Metrics of `bundle` on the rows of `folder` (only those of `split` when given); see the module doc."""
     folder = Path(folder)
     rows = select_rows(folder, split)
-    predictor = Predictor(bundle, device=device, backend=backend, tta=tta)
+    predictor = make_predictor(bundle, device=device, backend=backend, tta=tta)
     results = []
     for done, (line, row) in enumerate(rows, start=1):
         results.append(evaluate_row(predictor, folder, line, row))

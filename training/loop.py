@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from c5desk.inference.preprocess import InputSpec
 from training import checkpoint as ckpt
 from training import distributed as dd
 from training.augment import AugmentConfig
@@ -156,8 +157,7 @@ class Trainer:
         self.weight = class_weights(train).to(self.device)
         self.steps_per_epoch = max(1, len(dd.shard(np.arange(len(train)), self.info)) // cfg.batch_size)
         self.total_steps = self.steps_per_epoch * cfg.epochs
-        self.mean = float(model.default_cfg["mean"][0])
-        self.std = float(model.default_cfg["std"][0])
+        self.input = InputSpec.of(model.default_cfg)
         self.net = self._wrap(self.model)
         fp16 = self.device.startswith("cuda") and self._half == torch.float16
         self.scaler = torch.amp.GradScaler("cuda", enabled=fp16)
@@ -237,7 +237,7 @@ class Trainer:
         factor = lr_factor(global_step, self.total_steps, self.cfg.warmup)
         for group in self.optimizer.param_groups:
             group["lr"] = group["base_lr"] * factor
-        x, m, y = labelled_batch(self.train, index, rng, self.cfg.augment, self.mean, self.std, self.device)
+        x, m, y = labelled_batch(self.train, index, rng, self.cfg.augment, self.input, self.device)
         with self._autocast():
             seg, cls = self.net(x)
             loss = segmentation_loss(seg.float(), m) + self.cfg.cls_weight * class_loss(cls, y, self.weight)
@@ -261,7 +261,7 @@ class Trainer:
             len(self.unlabelled), size=min(self.cfg.batch_size, len(self.unlabelled)), replace=False
         )
         student_x, teacher_x = paired_views(
-            self.unlabelled, pick, rng, self.cfg.augment, self.mean, self.std, self.device
+            self.unlabelled, pick, rng, self.cfg.augment, self.input, self.device
         )
         with torch.no_grad():
             t_seg, t_cls = self.teacher(teacher_x)
@@ -280,7 +280,7 @@ class Trainer:
     def _validate(self) -> dict[str, float]:
         if self.val is None or not len(self.val):
             return {}
-        return validate(self.model, self.val, self.mean, self.std, self.device)
+        return validate(self.model, self.val, self.input, self.device)
 
     def _weights(self) -> dict[str, torch.Tensor]:
         return {k: v.detach().to("cpu").clone() for k, v in self.model.state_dict().items()}

@@ -6,8 +6,6 @@ without its replay sample, and an existing bundle is never overwritten.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,6 +13,7 @@ from typing import Any
 
 import torch
 
+from c5desk.fsio import StagedFolder
 from c5desk.model.bundle import save_bundle
 from training.data import DataError
 from training.progress import json_safe
@@ -37,11 +36,13 @@ def publish(
 ) -> Path:
     """Write `model` as a bundle at `folder`; `extras(staging)` may add files (replay sample, card) first."""
     folder = Path(folder)
-    if folder.exists():
-        raise DataError(f"{folder}: already exists; a bundle is never overwritten (choose another --out)")
-    staging = folder.with_name(f".{folder.name}.partial-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
     try:
+        staged = StagedFolder(folder)
+    except FileExistsError:
+        raise DataError(
+            f"{folder}: already exists; a bundle is never overwritten (choose another --out)"
+        ) from None
+    with staged as staging:
         save_bundle(
             model.cpu(),
             staging,
@@ -55,8 +56,4 @@ def publish(
         )
         if extras is not None:
             extras(staging)
-        os.rename(staging, folder)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return folder

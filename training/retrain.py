@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from c5desk.inference.preprocess import InputSpec
 from c5desk.io import iter_paths, open_source
 from c5desk.model.bundle import load_bundle
 from c5desk.store.store import DATABASE
@@ -94,8 +95,8 @@ def base_model(bundle: Path) -> tuple[torch.nn.Module, object]:
 
 
 def measure(model: torch.nn.Module, parts: dict[str, Samples], device: str) -> dict[str, dict[str, float]]:
-    mean, std = float(model.default_cfg["mean"][0]), float(model.default_cfg["std"][0])
-    return {name: validate(model, part, mean, std, device) for name, part in parts.items()}
+    spec = InputSpec.of(model.default_cfg)
+    return {name: validate(model, part, spec, device) for name, part in parts.items()}
 
 
 def gate(base: dict, candidate: dict, rule: GateRule) -> tuple[bool, list[str]]:

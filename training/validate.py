@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from c5desk.preprocess import normalise
+from c5desk.inference.preprocess import InputSpec
 from training.data import Samples
 from training.metrics import roc_auc
 
 
 @torch.no_grad()
 def predict_samples(
-    model: torch.nn.Module, samples: Samples, mean: float, std: float, device: str, batch: int = 32
+    model: torch.nn.Module, samples: Samples, spec: InputSpec, device: str, batch: int = 32
 ) -> tuple[np.ndarray, np.ndarray]:
     """(probability maps (N,S,S), P(malignant) (N,)) without augmentation."""
     was_training = model.training
@@ -20,7 +20,7 @@ def predict_samples(
     probs, scores = [], []
     for start in range(0, len(samples), batch):
         images = samples.images[start : start + batch]
-        x = torch.from_numpy(np.stack([normalise(i, mean, std) for i in images])).to(device)
+        x = torch.from_numpy(np.stack([spec.normalise(i) for i in images])).to(device)
         seg, cls = model(x)
         probs.append(torch.sigmoid(seg.float())[:, 0].cpu().numpy())
         scores.append(cls.float().softmax(1)[:, 1].cpu().numpy())
@@ -34,11 +34,9 @@ def dice_per_image(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return np.where(total == 0, 1.0, 2 * inter / np.maximum(total, 1))
 
 
-def validate(
-    model: torch.nn.Module, samples: Samples, mean: float, std: float, device: str
-) -> dict[str, float]:
+def validate(model: torch.nn.Module, samples: Samples, spec: InputSpec, device: str) -> dict[str, float]:
     """Mean Dice, AUC and accuracy of the model on `samples` (the numbers used for model selection)."""
-    probs, scores = predict_samples(model, samples, mean, std, device)
+    probs, scores = predict_samples(model, samples, spec, device)
     dice = dice_per_image(probs > 0.5, samples.masks > 0)
     known = samples.labels >= 0
     labels = samples.labels[known]

@@ -187,7 +187,7 @@ class ScoreFolderDialog(QtWidgets.QDialog):
         device, backend = self.device, self.backend
 
         def job(cancel: threading.Event, report: Callable[[object], None]) -> tuple[Summary, list]:
-            from c5desk.infer_factory import make_predictor  # the engine loads on the worker thread
+            from c5desk.inference import make_predictor  # the engine loads on the worker thread
 
             report(None)
             predictor = make_predictor(bundle, device=device, backend=backend)

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from c5desk import settings
+from c5desk.fsio import write_atomic
 
 FILE_NAME = "gui.json"
 MAX_RECENT = 10
@@ -75,7 +74,7 @@ class Prefs:
         changed = {k: v for k, v in self._values.items() if v != DEFAULTS[k]}
         data = json.dumps(changed, indent=1, sort_keys=True).encode("utf-8")
         with contextlib.suppress(OSError):  # settings are a convenience: never fail the app over them
-            _write_atomic(self.path, data)
+            write_atomic(self.path, data)
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -101,17 +100,3 @@ def _same_kind(value: object, default: object) -> bool:
     if isinstance(default, (int, float)):
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     return isinstance(value, type(default))
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)

@@ -75,33 +75,10 @@ class Worker(QtCore.QObject):
 
 
 def load_predictor(bundle: Path | None, device: str, backend: str | None = None) -> tuple[Any, str, Path]:
-    """(predictor, note, bundle folder) for `bundle` (None: the default trained bundle), on whichever
-    engine this installation has (torch, or ONNX Runtime in the lean build). When the GPU cannot take the
-    model it falls back to the CPU and says so in `note` (never silently).
-
-    backend None: PyTorch eager with torch (rescoring needs the torch model anyway, and "auto" would time
-    ONNX Runtime against it at every load), else ONNX Runtime.
-    """
+    """(predictor, note, bundle folder) for `bundle` (None: the default trained bundle)."""
     from c5desk.bundles import default_bundle  # the model stack is imported here, on the worker thread
-    from c5desk.errors import ModelError
+    from c5desk.inference import make_predictor
 
     folder = Path(bundle) if bundle else default_bundle()
-    try:
-        return _make_predictor(folder, device, backend), "", folder
-    except (ModelError, RuntimeError) as exc:  # CUDA out of memory is a RuntimeError
-        if device == "cpu":
-            raise
-        predictor = _make_predictor(folder, "cpu", backend)
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return predictor, f"GPU not usable ({reason}); running on the CPU", folder
-
-
-def _make_predictor(folder: Path, device: str, backend: str | None) -> Any:
-    try:
-        from c5desk.infer_factory import make_predictor, torch_available
-    except ImportError:  # a checkout without the engine factory: the torch Predictor
-        from c5desk.infer import Predictor
-
-        return Predictor(folder, device=device, backend=backend or "torch")
-    chosen = backend or ("torch" if torch_available() else "auto")
-    return make_predictor(folder, device=device, backend=chosen)
+    predictor = make_predictor(folder, device=device, backend=backend or "auto")
+    return predictor, predictor.note, folder

@@ -1,4 +1,4 @@
-"""The C5-Net model family: registry, building blocks, bundle load/save and ONNX export.
+"""The C5-Net model family: registry, building blocks, bundle load/save, ONNX export, the model catalogue.
 
 Names are re-exported lazily so that ``c5desk.model.bundle.read_spec`` works without importing torch.
 
@@ -25,7 +25,7 @@ _EXPORTS = {
     "save_bundle": "c5desk.model.bundle",
     "load_bundle": "c5desk.model.bundle",
     "make_random_bundle": "c5desk.model.bundle",
-    "export_onnx": "c5desk.model.onnx_export",
+    "export_graphs": "c5desk.model.onnx_graphs",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
@@ -22,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from c5desk.errors import BundleError, ModelError
+from c5desk.fsio import StagedFolder
 from c5desk.model.spec_check import check_spec_fields
 
 if TYPE_CHECKING:
@@ -173,15 +171,8 @@ def load_bundle(folder: str | Path, device: str = "cpu") -> tuple[nn.Module, Bun
         model = create_model(spec.arch, **spec.arch_args)
     except ModelError as exc:
         raise BundleError(f"bundle {spec.version!r} cannot be rebuilt: {exc}") from exc
+    _check_preprocessing(model.default_cfg, spec)
     _load_weights(model, tensors, spec)
-    model.default_cfg = {
-        **model.default_cfg,
-        "input_size": spec.input_size,
-        "mean": spec.mean,
-        "std": spec.std,
-        "class_names": list(spec.class_names),
-    }
-    model.bundle_spec = spec
     try:
         model.to(device)
     except (RuntimeError, ValueError, AssertionError) as exc:
@@ -239,6 +230,19 @@ def _check_rebuildable(arch: str, arch_args: dict[str, Any], tensors: Mapping[st
         raise BundleError(f"cannot save: the weights do not fit {arch}{arch_args} (e.g. {differing[:3]})")
 
 
+def _check_preprocessing(cfg: Mapping[str, Any], spec: BundleSpec) -> None:
+    """The spec's preprocessing must be the one the rebuilt network was made for: one contract, not two."""
+    for key in ("input_size", "in_chans", "mean", "std"):
+        built, declared = cfg.get(key), getattr(spec, key)
+        if isinstance(built, (list, tuple)):
+            built = tuple(float(v) for v in built)
+        if built != declared:
+            raise BundleError(
+                f"bundle {spec.version!r}: model.json says {key} {declared!r} but {spec.arch} built from its "
+                f"arch_args has {built!r}; the bundle was edited or made wrongly"
+            )
+
+
 def _load_weights(model: nn.Module, tensors: dict[str, Any], spec: BundleSpec) -> None:
     expected = model.state_dict()
     missing = sorted(set(expected) - set(tensors))
@@ -263,31 +267,11 @@ def _json_roundtrip(value: dict[str, Any], what: str) -> dict[str, Any]:
 
 def _write_folder_atomically(folder: Path, files: Mapping[str, bytes]) -> None:
     """Write ``files`` into a hidden sibling folder, fsync, then rename it to ``folder``."""
-    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        raise BundleError(f"refusing to overwrite {folder}: it already exists")
-    temp = folder.parent / f".{folder.name}.tmp-{uuid.uuid4().hex[:8]}"
     try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        temp.mkdir()
-        for name, data in files.items():
-            with open(temp / name, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-        _fsync_dir(temp)
-        if folder.is_dir():
-            folder.rmdir()  # an empty placeholder; fails (and we stop) if something was written meanwhile
-        os.rename(temp, folder)
-        _fsync_dir(folder.parent)
+        with StagedFolder(folder) as staging:
+            for name, data in files.items():
+                (staging / name).write_bytes(data)
+    except FileExistsError:
+        raise BundleError(f"refusing to overwrite {folder}: it already exists") from None
     except OSError as exc:
-        shutil.rmtree(temp, ignore_errors=True)
         raise BundleError(f"cannot write bundle {folder}: {exc}") from exc
-
-
-def _fsync_dir(path: Path) -> None:
-    if os.name != "nt":  # directories cannot be opened for fsync on Windows
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

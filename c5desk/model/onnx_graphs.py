@@ -1,31 +1,39 @@
-"""A bundle's ONNX graphs, for installations that infer without torch (the lean desktop bundle).
+"""A model's ONNX graphs: the one exporter, and the format every ONNX Runtime user reads.
 
-Two graphs sit next to ``model.json`` and ``model.safetensors``:
+Three files make a set, in a bundle folder (the lean installer ships them there) or in the per-user cache
+(c5desk.inference.graphs exports them there once for a bundle that has none):
   - ``model.onnx``:   image (B, C, S, S) normalised → seg_logits (B, 1, S, S), cls_logits (B, 2) and the
                       encoder features feature_0..feature_N (fine to coarse), kept for rescoring;
   - ``rescore.onnx``: the features the head reads + mask_prob (B, 1, S, S) in [0, 1] → cls_logits, so an
-                      edited outline is re-scored without re-running the encoder (as Predictor.rescore does).
-``onnx.json`` records the SHA-256 of both files and of the weights they were exported from; it is written
-last, so its presence means the export completed, and it is verified before anything is loaded.
+                      edited outline is re-scored without re-running the encoder;
+  - ``onnx.json``:    the manifest: SHA-256 of both graphs and of the weights they were exported from, and
+                      the input size. It is written last, so its presence means the export completed, and
+                      every graph is checked against it before it is loaded.
 
-Reading and verifying needs no torch (this module imports it only inside ``export_bundle_graphs``).
+torch 2.14's default exporter (``dynamo=True``) needs the ``onnxscript`` package, which this project does not
+ship; the TorchScript-based exporter (``dynamo=False``) handles every op these models use
+(scaled_dot_product_attention from opset 14) and needs nothing extra. Reading and verifying needs no torch:
+it is imported only by the export functions.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from c5desk.errors import BundleError, ModelError
-from c5desk.model.bundle import BundleSpec, read_spec
+from c5desk.fsio import atomic_path, sha256_file, write_text_atomic
+from c5desk.model.bundle import BundleSpec, load_bundle
+
+if TYPE_CHECKING:
+    from torch import nn
 
 MANIFEST_FILE = "onnx.json"
 MODEL_GRAPH = "model.onnx"
 RESCORE_GRAPH = "rescore.onnx"
+GRAPH_FILES = (MODEL_GRAPH, RESCORE_GRAPH)
 MANIFEST_FORMAT = 1
 OPSET = 17
 IMAGE_INPUT = "image"
@@ -33,23 +41,18 @@ MASK_INPUT = "mask_prob"
 HEAD_OUTPUTS = ("seg_logits", "cls_logits")
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+class GraphsMissing(BundleError):
+    """The folder holds no exported graphs (as opposed to graphs that fail their checks)."""
 
 
-def read_manifest(folder: str | Path) -> tuple[BundleSpec, dict[str, Any]]:
-    """(spec, manifest) of a bundle's ONNX graphs, after checking every recorded SHA-256."""
+def read_manifest(folder: str | Path, spec: BundleSpec) -> dict[str, Any]:
+    """The manifest of the graphs in `folder`, after checking it belongs to `spec` and every SHA-256."""
     folder = Path(folder)
-    spec = read_spec(folder)
     path = folder / MANIFEST_FILE
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise BundleError(
+        raise GraphsMissing(
             f"bundle {spec.version!r} has no ONNX graphs ({MANIFEST_FILE} is missing); export them on an "
             "installation with torch: python installer/export_onnx.py BUNDLE"
         ) from None
@@ -59,8 +62,12 @@ def read_manifest(folder: str | Path) -> tuple[BundleSpec, dict[str, Any]]:
         raise BundleError(f"{path}: unknown format (expected format_version {MANIFEST_FORMAT})")
     if manifest.get("weights_sha256") != spec.weights_sha256:
         raise BundleError(f"{path} was exported from other weights than bundle {spec.version!r}")
+    if manifest.get("input_size") != spec.input_size:
+        raise BundleError(
+            f"{path} was exported for input size {manifest.get('input_size')}, not {spec.input_size}"
+        )
     graphs = manifest.get("graphs")
-    if not isinstance(graphs, dict) or set(graphs) != {MODEL_GRAPH, RESCORE_GRAPH}:
+    if not isinstance(graphs, dict) or set(graphs) != set(GRAPH_FILES):
         raise BundleError(f"{path}: 'graphs' must list {MODEL_GRAPH} and {RESCORE_GRAPH}")
     for name, expected in graphs.items():
         graph = folder / name
@@ -68,34 +75,31 @@ def read_manifest(folder: str | Path) -> tuple[BundleSpec, dict[str, Any]]:
             raise BundleError(f"bundle {spec.version!r} lacks {name} (listed in {MANIFEST_FILE})")
         if sha256_file(graph) != expected:
             raise BundleError(f"{graph} does not match its recorded SHA-256 (truncated or modified)")
-    return spec, manifest
+    return manifest
 
 
-def export_bundle_graphs(folder: str | Path) -> Path:
-    """Export the bundle at ``folder`` to ``model.onnx`` + ``rescore.onnx`` + ``onnx.json`` inside it.
+def export_graphs(model: nn.Module, spec: BundleSpec, folder: str | Path) -> Path:
+    """Write `model` (the network of bundle `spec`) as model.onnx + rescore.onnx + onnx.json in `folder`.
 
-    Each file is written beside its target and renamed into place; the manifest comes last. Needs torch.
+    Each file is written beside its target and renamed into place; the manifest comes last.
     """
     import torch
 
-    from c5desk.model.bundle import load_bundle
-
     folder = Path(folder)
-    model, spec = load_bundle(folder, device="cpu")
-    example = torch.zeros(2, spec.in_chans, spec.input_size, spec.input_size)
-    with torch.inference_mode():
-        features = model.encode(example)
-    feature_names = [f"feature_{i}" for i in range(len(features))]
-    full, rescore = _wrappers(model, len(features))
-    _export(full, (example,), folder / MODEL_GRAPH, [IMAGE_INPUT], [*HEAD_OUTPUTS, *feature_names])
-    mask = torch.full((2, 1, spec.input_size, spec.input_size), 0.5)
-    _export(
-        rescore,
-        (*features, mask),
-        folder / RESCORE_GRAPH,
-        [*feature_names, MASK_INPUT],
-        ["cls_logits"],
-    )
+    was_training = model.training
+    model.eval()
+    try:
+        example = torch.zeros(2, spec.in_chans, spec.input_size, spec.input_size)
+        with torch.inference_mode():
+            features = model.encode(example)
+        feature_names = [f"feature_{i}" for i in range(len(features))]
+        full, rescore = _wrappers(model, len(features))
+        _export(full, (example,), folder / MODEL_GRAPH, [IMAGE_INPUT], [*HEAD_OUTPUTS, *feature_names])
+        mask = torch.full((2, 1, spec.input_size, spec.input_size), 0.5)
+        inputs = [*feature_names, MASK_INPUT]
+        _export(rescore, (*features, mask), folder / RESCORE_GRAPH, inputs, ["cls_logits"])
+    finally:
+        model.train(was_training)
     manifest = {
         "format_version": MANIFEST_FORMAT,
         "weights_sha256": spec.weights_sha256,
@@ -104,13 +108,22 @@ def export_bundle_graphs(folder: str | Path) -> Path:
         "opset": OPSET,
         "torch": torch.__version__,
         "features": feature_names,
-        "graphs": {name: sha256_file(folder / name) for name in (MODEL_GRAPH, RESCORE_GRAPH)},
+        "graphs": {name: sha256_file(folder / name) for name in GRAPH_FILES},
     }
-    _write_atomically(folder / MANIFEST_FILE, (json.dumps(manifest, indent=2) + "\n").encode("utf-8"))
+    try:
+        write_text_atomic(folder / MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
+    except OSError as exc:
+        raise BundleError(f"cannot write {folder / MANIFEST_FILE}: {exc}") from exc
     return folder
 
 
-def _wrappers(model, n_features: int):
+def export_bundle_graphs(folder: str | Path) -> Path:
+    """Export the bundle at `folder` into its own folder (the installer's build does this on a copy)."""
+    model, spec = load_bundle(folder, device="cpu")
+    return export_graphs(model, spec, folder)
+
+
+def _wrappers(model: nn.Module, n_features: int) -> tuple[nn.Module, nn.Module]:
     """(full graph, rescore graph) as modules; defined here because torch is imported only on export."""
     from torch import nn
 
@@ -142,16 +155,15 @@ def _wrappers(model, n_features: int):
 def _export(module, args: tuple, path: Path, input_names: list[str], output_names: list[str]) -> None:
     import torch
 
-    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     dynamic_axes = {name: {0: "batch"} for name in [*input_names, *output_names]}
     try:
-        with warnings.catch_warnings():
+        with atomic_path(path) as temporary, warnings.catch_warnings():
             # The legacy exporter announces its deprecation and traces Python ints; both are expected here.
             warnings.simplefilter("ignore")
             torch.onnx.export(
                 module,
                 args,
-                str(temp),
+                str(temporary),
                 dynamo=False,
                 opset_version=OPSET,
                 input_names=input_names,
@@ -159,20 +171,5 @@ def _export(module, args: tuple, path: Path, input_names: list[str], output_name
                 dynamic_axes=dynamic_axes,
                 do_constant_folding=True,
             )
-        os.replace(temp, path)
     except (RuntimeError, OSError, torch.onnx.errors.OnnxExporterError) as exc:
-        temp.unlink(missing_ok=True)
         raise ModelError(f"ONNX export to {path} failed: {exc}") from exc
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(temp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except OSError as exc:
-        temp.unlink(missing_ok=True)
-        raise BundleError(f"cannot write {path}: {exc}") from exc

@@ -7,9 +7,6 @@ store's own case and frame numbers ("case-0003_f000012"), never a source name.
 
 from __future__ import annotations
 
-import os
-import shutil
-import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from c5desk.store.files import encode_png, fsync_folder
+from c5desk.fsio import StagedFolder
+from c5desk.store.files import encode_png
 from c5desk.store.records import Annotation, FrameRecord, PredictionRecord, StoreError
 from c5desk.store.store import Store
 
@@ -80,32 +78,22 @@ def export_items(store: Store) -> list[ExportItem]:
 def atomic_folder(out: Path) -> Iterator[Path]:
     """Yield a temporary folder that becomes `out` when the block succeeds (removed when it fails)."""
     out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise StoreError(f"{out.name}: exists and is not an empty folder; choose a new output folder")
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        temporary = out.parent / f".{out.name}.tmp-{os.getpid()}-{time.monotonic_ns()}"
-        temporary.mkdir()
+        staged = StagedFolder(out)
+    except FileExistsError:
+        raise StoreError(
+            f"{out.name}: exists and is not an empty folder; choose a new output folder"
+        ) from None
     except OSError as exc:
         raise StoreError(f"{out.name}: cannot create the output folder ({exc.strerror})") from exc
-    try:
-        yield temporary
-        if out.exists():
-            out.rmdir()  # an empty folder the user made for us
-        os.rename(temporary, out)
-        fsync_folder(out.parent)
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
+    with staged as folder:
+        yield folder
 
 
 def write_file(path: Path, data: bytes) -> None:
-    """Write and fsync (the folder rename publishes it; fsync makes that survive a power cut)."""
+    """Write inside the export's staged folder (fsynced with the folder before it is published)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+    path.write_bytes(data)
 
 
 def write_png(path: Path, image: np.ndarray) -> None:

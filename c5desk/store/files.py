@@ -20,10 +20,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from c5desk.fsio import write_atomic
 from c5desk.store.records import StoreError
 
 OBJECTS = "objects"
-TEMP_PREFIX = ".tmp-"
 # A writer commits its row milliseconds after writing the file; a day leaves any live one far behind.
 SWEEP_MIN_AGE_S = 24 * 3600.0
 
@@ -46,36 +46,6 @@ def decode_png(data: bytes, what: str) -> np.ndarray:
     if array.ndim == 3:
         array = cv2.cvtColor(array, cv2.COLOR_BGR2RGB)
     return array
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Temp file in the same folder + fsync + rename + fsync of the folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f"{TEMP_PREFIX}{os.getpid()}-{time.monotonic_ns()}-{path.name}")
-    try:
-        with temporary.open("wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
-    fsync_folder(path.parent)
-
-
-def fsync_folder(folder: Path) -> None:
-    """Make a rename durable (POSIX); a no-op where folders cannot be opened (Windows)."""
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
 
 
 class ObjectFiles:

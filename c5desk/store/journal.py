@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from c5desk.store.files import TEMP_PREFIX, fsync_folder, write_atomic
+from c5desk.fsio import TEMP_PREFIX, fsync_folder, write_atomic
 from c5desk.store.records import JournalEntry, StoreError
 
 JOURNAL = "journal"

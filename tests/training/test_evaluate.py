@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from c5desk.errors import C5Error
-from c5desk.infer import Predictor
+from c5desk.inference import make_predictor
 from c5desk.io import open_source
 from c5desk.model.bundle import make_random_bundle
 from c5desk.store.labelled import read_mask
@@ -112,7 +112,7 @@ def test_evaluate_synthetic_folder(tmp_path: Path, bundle: Path) -> None:
     _check_pngs(out / "plots")
 
     # the same numbers as the app's own Predictor on the full-resolution frame, in mm for hd95
-    predictor = Predictor(bundle, device="cpu", backend="torch", tta=True)
+    predictor = make_predictor(bundle, device="cpu", backend="torch", tta=True)
     with open_source(folder / "img/0.png") as source:
         frame = source.frame(0)
     prediction = predictor.predict(frame)

@@ -1,12 +1,17 @@
 """The one preprocessing path shared by training and inference: region crop → resize → normalise, and back.
 
 Keeping both directions here guarantees the model sees at run time exactly what it saw in training, and that
-predictions land on the right full-frame pixels.
+predictions land on the right full-frame pixels. `InputSpec` is a model's preprocessing contract (input
+size, channels, per-channel mean and std) read from its bundle spec or its architecture's default_cfg, and
+`InputSpec.normalise` is the only normalisation there is: training batches, validation, both inference
+engines and the ONNX graphs all receive what it produces.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -43,18 +48,39 @@ def crop_resize(grey: np.ndarray, region: Region | None, size: int) -> tuple[np.
     return resized, Geometry(frame_shape=grey.shape[:2], box=box, size=size)
 
 
-def normalise(image: np.ndarray, mean: float, std: float) -> np.ndarray:
-    """uint8 (or float 0..255) (S, S) image → normalised float32 (1, S, S)."""
-    scaled = image.astype(np.float32) * np.float32(1.0 / 255.0)
-    return ((scaled - np.float32(mean)) * np.float32(1.0 / std))[None]
+@dataclass(frozen=True)
+class InputSpec:
+    """What a model expects: (in_chans, size, size) float32, pixels scaled to [0, 1] then (x - mean) / std
+    per channel. A grey frame is repeated over the channels before its channel's mean and std apply."""
 
+    size: int
+    in_chans: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
 
-def to_model_input(
-    grey: np.ndarray, region: Region | None, size: int, mean: float, std: float
-) -> tuple[np.ndarray, Geometry]:
-    """Grey uint8 frame → normalised float32 (1, size, size) plus the geometry to map results back."""
-    resized, geometry = crop_resize(grey, region, size)
-    return normalise(resized, mean, std), geometry
+    @classmethod
+    def of(cls, source: Any) -> InputSpec:
+        """From a bundle spec (c5desk.model.bundle.BundleSpec) or a model's ``default_cfg`` mapping."""
+        if isinstance(source, Mapping):
+            size, chans, mean, std = (source[k] for k in ("input_size", "in_chans", "mean", "std"))
+        else:
+            size, chans, mean, std = source.input_size, source.in_chans, source.mean, source.std
+        spec = cls(int(size), int(chans), tuple(float(m) for m in mean), tuple(float(s) for s in std))
+        if len(spec.mean) != spec.in_chans or len(spec.std) != spec.in_chans or min(spec.std) <= 0:
+            raise ValueError(f"mean/std need {spec.in_chans} value(s) each and std > 0, got {mean}/{std}")
+        return spec
+
+    def normalise(self, image: np.ndarray) -> np.ndarray:
+        """uint8 (or float 0..255) (S, S) image → normalised float32 (in_chans, S, S)."""
+        scaled = image.astype(np.float32) * np.float32(1.0 / 255.0)
+        mean = np.asarray(self.mean, np.float32)[:, None, None]
+        inverse_std = (1.0 / np.asarray(self.std, np.float32))[:, None, None]
+        return ((scaled[None] - mean) * inverse_std).astype(np.float32, copy=False)
+
+    def model_input(self, grey: np.ndarray, region: Region | None) -> tuple[np.ndarray, Geometry]:
+        """Grey uint8 frame → normalised (in_chans, size, size) plus the geometry to map results back."""
+        resized, geometry = crop_resize(grey, region, self.size)
+        return self.normalise(resized), geometry
 
 
 def resize_mask(mask: np.ndarray, size: int) -> np.ndarray:

@@ -1,0 +1,154 @@
+"""Predictor: frames in, Predictions out — mask, contours, P(malignant), uncertainty, measurements.
+
+One class whatever runs the network (an Engine: PyTorch or ONNX Runtime, see c5desk.inference.engine); get
+one with c5desk.inference.make_predictor. Preprocessing follows the bundle's spec (InputSpec), so the model
+sees what it saw in training.
+
+Uncertainty comes from flip test-time augmentation: each frame is run as itself and mirrored left-right
+(in one batch, so it costs one forward call). The score is the mean P(malignant) of the two views and:
+  - uncertainty     = binary entropy (bits, 0..1) of that mean score: 1 means a coin toss;
+  - score_spread    = |P(view) - P(mirrored view)|: how much the score depends on the view;
+  - seg_uncertainty = 1 - Dice between the two views' masks: how unstable the outline is.
+Mirroring left-right is safe in ultrasound (depth runs top to bottom and is never flipped).
+
+Not thread-safe: it keeps the last frame's encoder features so that re-scoring edits of that frame only
+runs the small head. Use one Predictor per thread (the app runs all model work on one worker thread).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from c5desk.errors import ModelError
+from c5desk.inference.contract import (
+    MALIGNANT,
+    Prediction,
+    Prepared,
+    binary_entropy,
+    combine_views,
+    with_mirror,
+)
+from c5desk.inference.engine import Engine
+from c5desk.inference.preprocess import Geometry, InputSpec, mask_to_model, to_frame
+from c5desk.io.frame import Frame
+from c5desk.measure import Measurements, lesion_contours, measure_mask
+from c5desk.model.bundle import BundleSpec
+
+
+@dataclass(frozen=True)
+class _Encoded:
+    """The encoder features of one frame (both TTA views), for re-scoring edits of that frame."""
+
+    key: tuple[str, int]
+    features: Any
+    geometry: Geometry
+
+
+class Predictor:
+    def __init__(
+        self, spec: BundleSpec, engine: Engine, *, tta: bool = True, threshold: float = 0.5, note: str = ""
+    ) -> None:
+        self.spec, self.engine = spec, engine
+        self.input = InputSpec.of(spec)
+        self.tta, self.threshold = tta, threshold
+        self.note = note  # e.g. the visible GPU → CPU fallback, shown beside the model
+        self._encoded: _Encoded | None = None
+
+    @property
+    def version(self) -> str:
+        return str(self.spec.version)
+
+    @property
+    def device(self) -> str:
+        return self.engine.device
+
+    @property
+    def backend(self) -> str:
+        return self.engine.name
+
+    # ---- predicting ------------------------------------------------------------------------------------
+    def prepare(self, frame: Frame) -> Prepared:
+        """Crop, resize and normalise a frame (thread-safe: batch scoring does it on a reader thread)."""
+        tensor, geometry = self.input.model_input(frame.grey, frame.region)
+        return Prepared(frame, tensor, geometry)
+
+    def predict(self, frame: Frame) -> Prediction:
+        return self.predict_prepared([self.prepare(frame)])[0]
+
+    def predict_batch(self, frames: list[Frame]) -> list[Prediction]:
+        return self.predict_prepared([self.prepare(f) for f in frames])
+
+    def predict_prepared(self, items: list[Prepared]) -> list[Prediction]:
+        if not items:
+            return []
+        n = len(items)
+        batch = np.stack([item.tensor for item in items])
+        seg, cls = self._guarded(
+            f"inference failed on a batch of {n}", self.engine.forward, self._views(batch)
+        )
+        seg, p, spread, seg_unc = combine_views(seg, cls[:, MALIGNANT], n, self.tta)
+        return [
+            self._finish(item, seg[i], float(p[i]), float(spread[i]), float(seg_unc[i]))
+            for i, item in enumerate(items)
+        ]
+
+    # ---- re-scoring an edited mask ---------------------------------------------------------------------
+    def rescore(self, frame: Frame, mask: np.ndarray) -> tuple[float, float, Measurements | None]:
+        """P(malignant), its uncertainty and measurements for THIS mask (e.g. a clinician's edit).
+
+        The encoder runs once per frame; later edits only re-run the mask-conditioned head.
+        """
+        if np.shape(mask) != frame.grey.shape:
+            raise ModelError(f"mask shape {np.shape(mask)} does not match the frame {frame.grey.shape}")
+        encoded = self._encode(frame)
+        mask_small = self._views(mask_to_model(np.asarray(mask), encoded.geometry)[None, None])
+        probs = self._guarded("rescoring failed", self.engine.classify, encoded.features, mask_small)
+        p = float(probs[:, MALIGNANT].mean())
+        return p, float(binary_entropy(p)), measure_mask(mask, frame.mm_per_px)
+
+    def _encode(self, frame: Frame) -> _Encoded:
+        key = (frame.source_id, frame.index)
+        if self._encoded is None or self._encoded.key != key:
+            item = self.prepare(frame)
+            features = self._guarded("rescoring failed", self.engine.encode, self._views(item.tensor[None]))
+            self._encoded = _Encoded(key, features, item.geometry)
+        return self._encoded
+
+    # ---- shared steps ----------------------------------------------------------------------------------
+    def _views(self, batch: np.ndarray) -> np.ndarray:
+        return with_mirror(batch) if self.tta else batch
+
+    def _guarded(self, what: str, call, *args: Any) -> Any:
+        """Run an engine call; a failure (out of memory...) frees memory and becomes a one-line ModelError."""
+        try:
+            return call(*args)
+        except (RuntimeError, MemoryError) as exc:
+            self._encoded = None
+            self.engine.release()
+            raise ModelError(f"{what}: {exc}".splitlines()[0]) from exc
+
+    def _finish(self, item: Prepared, seg: np.ndarray, p: float, spread: float, seg_unc: float) -> Prediction:
+        frame = item.frame
+        prob = to_frame(seg, item.geometry)
+        mask = prob >= self.threshold
+        names = self.spec.class_names
+        return Prediction(
+            prob=prob,
+            mask=mask,
+            contours=lesion_contours(mask),
+            p_malignant=p,
+            uncertainty=float(binary_entropy(p)),
+            score_spread=spread,
+            seg_uncertainty=seg_unc,
+            label=names[MALIGNANT] if p >= 0.5 else names[0],
+            calibrated=frame.calibrated,
+            measurements=measure_mask(mask, frame.mm_per_px),
+            model_version=self.version,
+            device=self.device,
+            backend=self.backend,
+            source_id=frame.source_id,
+            frame_index=frame.index,
+        )
