@@ -107,7 +107,7 @@ def bench_brush(moves: int, runs: int, config: Path) -> None:
     window.show()
     app.processEvents()
     window.open_path(str(frame_path))
-    window.set_tool("brush")
+    window.actions["tool_brush"].trigger()
     window.canvas.set_brush_radius(12)
     app.processEvents()
     paints = PaintCounter(window.canvas.viewport())
@@ -214,8 +214,8 @@ def main() -> None:
 
 def installed_or_random(folder: Path) -> Path:
     sys.path.insert(0, str(ROOT))
-    from c5desk.bundles import default_bundle
     from c5desk.errors import ModelError
+    from c5desk.model.catalog import default_bundle
 
     try:
         return default_bundle()

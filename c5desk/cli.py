@@ -15,6 +15,7 @@ from c5desk.errors import C5Error
 COMMANDS: dict[str, tuple[str, str]] = {
     "gui": ("c5desk.commands.gui", "open the desktop app (optionally on a file or folder)"),
     "info": ("c5desk.commands.info", "describe the frames, calibration and metadata of a file"),
+    "models": ("c5desk.commands.models", "list the installed models (the active one marked); activate one"),
     "score": ("c5desk.commands.score", "score files and folders into a CSV"),
     "import": ("c5desk.commands.import_data", "import a labelled folder or frames into a dataset store"),
     "export": (

@@ -14,14 +14,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from c5desk.errors import C5Error
+from c5desk.errors import MaskError
 
 # Offsets from a pixel centre to its four corners, doubled so that hull arithmetic stays in exact integers.
 _DOUBLED_CORNERS = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], dtype=np.int32)
-
-
-class MaskError(C5Error, ValueError):
-    """A mask or calibration that cannot be measured (wrong shape, dtype or values)."""
 
 
 def as_binary_mask(mask: object) -> np.ndarray:

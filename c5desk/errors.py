@@ -15,3 +15,19 @@ class BundleError(C5Error):
 
 class ModelError(C5Error):
     """Inference or model construction failed (unknown architecture, out of memory...)."""
+
+
+class StoreError(C5Error):
+    """The dataset store cannot do what was asked (missing store, bad input, corrupt file...)."""
+
+
+class MaskError(C5Error, ValueError):
+    """A mask or calibration that cannot be measured (wrong shape, dtype or values)."""
+
+
+class EditError(C5Error):
+    """An edit that cannot be applied as asked (wrong shape, no stroke in progress...)."""
+
+
+class DocumentError(C5Error):
+    """A document action that cannot be done now (no label chosen, no model output to accept...)."""

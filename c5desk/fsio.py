@@ -134,3 +134,37 @@ def sha256_file(path: str | Path) -> str:
 def is_hidden(path: Path) -> bool:
     """Temporary and staging names (and other dot-files) are never finished work."""
     return path.name.startswith(".")
+
+
+@contextmanager
+def locked(lock_file: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on `lock_file` (created if needed) for a read-modify-write between processes."""
+    lock_file = Path(lock_file)
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_file, "a+b") as handle:
+        _lock(handle)
+        try:
+            yield
+        finally:
+            _unlock(handle)
+
+
+if os.name == "nt":
+    import msvcrt
+
+    def _lock(handle) -> None:
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)  # retries for 10 s, then raises OSError
+
+    def _unlock(handle) -> None:
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _lock(handle) -> None:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+
+    def _unlock(handle) -> None:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

@@ -51,8 +51,8 @@ def check(condition: bool, reason: str) -> None:
 
 
 def resolve_bundle(options: Options) -> Path:
-    from c5desk.bundles import default_bundle
     from c5desk.model.bundle import read_spec
+    from c5desk.model.catalog import default_bundle
 
     folder = options.bundle or default_bundle()
     spec = read_spec(folder)

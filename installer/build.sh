@@ -3,7 +3,7 @@
 #
 #   installer/build.sh [--bundle DIR] [--variant lean|gpu] [--out DIR] [--allow-untrained] [--self-test-only]
 #
-#   --bundle DIR        model bundle to ship (default: the default bundle, c5desk.bundles.default_bundle())
+#   --bundle DIR        model bundle to ship (default: the shipped default, resources/models/DEFAULT)
 #   --variant lean|gpu  lean (default): ONNX Runtime inference, no torch; gpu: also torch/CUDA + retraining
 #   --out DIR           build folder (default: build/installer); the app lands in DIR/dist/c5desk
 #   --allow-untrained   development only: accept a random-weights test bundle in the self-test
@@ -41,10 +41,10 @@ export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 if [[ -z "$BUNDLE" ]]; then
     BUNDLE="$(cd "$ROOT" && "$PY" -c '
 import sys
-from c5desk.bundles import default_bundle
 from c5desk.errors import C5Error
+from c5desk.model.catalog import Catalog
 try:
-    print(default_bundle())
+    print(Catalog().shipped_default().folder)
 except C5Error as exc:
     sys.exit(f"build.sh: {exc}")')"
 fi

@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(ROOT))
 
-from c5desk.bundles import SHIPPED_MODELS  # noqa: E402
 from c5desk.errors import C5Error  # noqa: E402
 from c5desk.model.bundle import SPEC_FILE, WEIGHTS_FILE, read_spec  # noqa: E402
+from c5desk.model.catalog import SHIPPED_MODELS  # noqa: E402
 from c5desk.model.onnx_graphs import export_bundle_graphs  # noqa: E402
 from c5desk.selftest import SAMPLE  # noqa: E402
 

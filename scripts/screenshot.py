@@ -26,9 +26,9 @@ REFERENCE_MASK = Path("busbra") / "Masks" / "mask_0005-r.png"
 
 def pick_model(requested: Path | None, scratch: Path) -> tuple[Path, bool]:
     """(bundle, trained): the requested or installed bundle, else a random test bundle."""
-    from c5desk.bundles import default_bundle
     from c5desk.errors import ModelError
     from c5desk.model.bundle import make_random_bundle
+    from c5desk.model.catalog import default_bundle
 
     if requested is not None:
         return requested, True
@@ -72,7 +72,7 @@ def render(bundle: Path, mask_path: Path | None, out: Path, scratch: Path, heat:
             raise SystemExit(f"{mask_path}: not a mask of this frame's size {doc.frame.shape}")
         doc.editor.apply(reference > 127, "clinician outline")
         window.canvas.refresh_mask()
-        window._after_edit()
+        window.reading.edited()
         window.label_panel.set_label("malignant")
         window.label_panel.category.setCurrentText("BI-RADS 4c")
     window.actions["show_heat"].setChecked(heat)  # a random model's heat map is a uniform haze

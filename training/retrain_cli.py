@@ -1,7 +1,9 @@
 """`retrain --base BUNDLE --data FOLDER_OR_STORE --out MODELS_DIR`: the in-app learning loop, gated.
 
 Prints the verdict as a JSON event ({"event": "verdict", "accepted": ..., "reasons": [...], "base": {...},
-"candidate": {...}, "version": ..., "bundle": ...}); a rejected candidate is not written anywhere.
+"candidate": {...}, "version": ..., "bundle": ..., "catalogue": ...}); a rejected candidate is not written
+anywhere. An accepted one is published and added to the user's model catalogue (c5desk.model.catalog), so
+`c5desk models` and Model → Versions… list it; activating it stays the user's decision.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
+from c5desk.errors import C5Error
+from c5desk.model.catalog import Catalog
 from training import distributed as dd
 from training import retrain as rt
 from training.data import Samples
@@ -126,10 +130,11 @@ def run(args: argparse.Namespace, info: dd.DistInfo) -> int:
     model.load_state_dict(result.weights)
     after = rt.measure(model, parts, args.device_name)
     accepted, reasons = rt.gate(before, after, rt.GateRule(args.margin, args.tolerance))
-    version, folder = None, None
+    version, folder, catalogued = None, None, None
     if accepted:
         gate = {"base": before, "candidate": after}
         version, folder = publish_candidate(args, model, spec, data, result, cfg, gate)
+        catalogued = register(folder)
     verdict = {
         "accepted": accepted,
         "reasons": reasons,
@@ -137,8 +142,19 @@ def run(args: argparse.Namespace, info: dd.DistInfo) -> int:
         "candidate": after,
         "version": version,
         "bundle": None if folder is None else str(folder),
+        "catalogue": catalogued,
     }
     Reporter(args.progress).emit("verdict", **verdict)
     if args.progress != "json":
         print(dumps({"event": "verdict", **verdict}))
     return 0
+
+
+def register(folder: Path) -> str:
+    """Add the published bundle to the user's model catalogue; says where or why not (never fails the run)."""
+    catalog = Catalog()
+    try:
+        catalog.register(folder)
+    except (C5Error, OSError) as exc:
+        return f"not added to the model catalogue: {exc}"
+    return f"added to the model catalogue ({catalog.user_dir})"

@@ -29,8 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from c5desk.batch import score_paths
-    from c5desk.bundles import default_bundle
     from c5desk.inference import make_predictor
+    from c5desk.model.catalog import default_bundle
 
     if args.frames not in ("first", "all") and not args.frames.isdigit():
         raise SystemExit(f"c5desk score: error: --frames must be first, all or a number, not {args.frames!r}")

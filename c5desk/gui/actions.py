@@ -31,15 +31,15 @@ class Act:
 
 
 def _tool(name: str) -> Callable[[MainWindow], object]:
-    return lambda w: w.set_tool(name)
+    return lambda w: w.edits.set_tool(name)
 
 
 def _label(name: str) -> Callable[[MainWindow], object]:
-    return lambda w: w.set_label(name)
+    return lambda w: w.edits.set_label(name)
 
 
 def _mask_op(name: str) -> Callable[[MainWindow], object]:
-    return lambda w: w.mask_operation(name)
+    return lambda w: w.edits.mask_operation(name)
 
 
 def _layer(name: str) -> Callable[[MainWindow], object]:
@@ -53,20 +53,20 @@ ACTIONS: tuple[Act, ...] = (
         "open_store", "File", "Open &dataset…", lambda w: w.choose_store(), (), "Where annotations are saved"
     ),
     Act("save", "File", "&Save to dataset", lambda w: w.save(), ("Ctrl+S",)),
-    Act("recover", "File", "&Recover autosaved edits", lambda w: w.recover_autosave()),
-    Act("score_folder", "File", "Score a folder…", lambda w: w.open_dialog("batch")),
-    Act("export", "File", "&Export dataset…", lambda w: w.open_dialog("export")),
+    Act("recover", "File", "&Recover autosaved edits", lambda w: w.reading.recover_autosave()),
+    Act("score_folder", "File", "Score a folder…", lambda w: w.models.open_dialog("batch")),
+    Act("export", "File", "&Export dataset…", lambda w: w.models.open_dialog("export")),
     Act("quit", "File", "&Quit", lambda w: w.close(), ("Ctrl+Q",)),
-    Act("undo", "Edit", "Undo", lambda w: w.undo(), ("Ctrl+Z",)),
-    Act("redo", "Edit", "Redo", lambda w: w.redo(), ("Ctrl+Shift+Z", "Ctrl+Y")),
-    Act("accept_ai", "Edit", "&Accept AI result and save", lambda w: w.accept_ai(), ("A",)),
+    Act("undo", "Edit", "Undo", lambda w: w.edits.undo(), ("Ctrl+Z",)),
+    Act("redo", "Edit", "Redo", lambda w: w.edits.redo(), ("Ctrl+Shift+Z", "Ctrl+Y")),
+    Act("accept_ai", "Edit", "&Accept AI result and save", lambda w: w.reading.accept_ai(), ("A",)),
     Act("tool_navigate", "Edit", "Pan/zoom", _tool("navigate"), ("V",), checkable=True),
     Act("tool_brush", "Edit", "Brush", _tool("brush"), ("B",), checkable=True),
     Act("tool_eraser", "Edit", "Eraser", _tool("eraser"), ("E",), checkable=True),
     Act("tool_lasso_add", "Edit", "Lasso +", _tool("lasso_add"), ("L",), checkable=True),
     Act("tool_lasso_subtract", "Edit", "Lasso −", _tool("lasso_subtract"), ("Shift+L",), checkable=True),
-    Act("brush_smaller", "Edit", "Smaller brush", lambda w: w.resize_brush(-1), ("[",)),
-    Act("brush_larger", "Edit", "Larger brush", lambda w: w.resize_brush(1), ("]",)),
+    Act("brush_smaller", "Edit", "Smaller brush", lambda w: w.edits.resize_brush(-1), ("[",)),
+    Act("brush_larger", "Edit", "Larger brush", lambda w: w.edits.resize_brush(1), ("]",)),
     Act("fill_holes", "Edit", "Fill holes", _mask_op("fill_holes"), ("F",)),
     Act("keep_largest", "Edit", "Keep largest", _mask_op("keep_largest"), ("K",)),
     Act("remove_small", "Edit", "Remove small islands", _mask_op("remove_small"), ("R",)),
@@ -76,20 +76,39 @@ ACTIONS: tuple[Act, ...] = (
     Act("label_malignant", "Label", "Malignant", _label("malignant"), ("2",)),
     Act("label_normal", "Label", "Normal (no lesion)", _label("normal"), ("3",)),
     Act("label_unsure", "Label", "Unsure", _label("unsure"), ("4",)),
-    Act("next_frame", "Navigate", "Next frame", lambda w: w.step(1), ("PgDown",)),
-    Act("previous_frame", "Navigate", "Previous frame", lambda w: w.step(-1), ("PgUp",)),
-    Act("next_useful", "Navigate", "Next most useful frame", lambda w: w.next_most_useful(), ("N",), USEFUL),
+    Act("next_frame", "Navigate", "Next frame", lambda w: w.reading.step(1), ("PgDown",)),
+    Act("previous_frame", "Navigate", "Previous frame", lambda w: w.reading.step(-1), ("PgUp",)),
+    Act(
+        "next_useful",
+        "Navigate",
+        "Next most useful frame",
+        lambda w: w.reading.next_most_useful(),
+        ("N",),
+        USEFUL,
+    ),
     Act("play", "Navigate", "Play/pause cine", lambda w: w.toggle_play(), ("Space",)),
     Act("show_contour", "View", "Contour", _layer("contour"), ("C",), checkable=True),
     Act("show_mask", "View", "Mask fill", _layer("mask"), ("M",), checkable=True),
     Act("show_heat", "View", "Heat map", _layer("heat"), ("H",), checkable=True),
     Act("fit", "View", "Fit frame to window", lambda w: w.canvas.fit(), ("Home",)),
     Act("theme", "View", "Light theme", lambda w: w.set_theme(), ("Ctrl+T",), checkable=True),
-    Act("rerun", "Model", "Run the model on this frame again", lambda w: w.predict_current(), ("Ctrl+R",)),
-    Act("choose_model", "Model", "Choose model bundle…", lambda w: w.choose_model()),
-    Act("use_gpu", "Model", "Use the GPU when there is one", lambda w: w.reload_model(), checkable=True),
-    Act("retrain", "Model", "Retrain…", lambda w: w.open_dialog("retrain")),
-    Act("versions", "Model", "Model versions…", lambda w: w.open_dialog("versions")),
+    Act(
+        "rerun",
+        "Model",
+        "Run the model on this frame again",
+        lambda w: w.link.predict(w.document) if w.document else None,
+        ("Ctrl+R",),
+    ),
+    Act("choose_model", "Model", "Choose model bundle…", lambda w: w.models.choose_bundle()),
+    Act(
+        "use_gpu",
+        "Model",
+        "Use the GPU when there is one",
+        lambda w: w.models.use_gpu(w.actions["use_gpu"].isChecked()),
+        checkable=True,
+    ),
+    Act("retrain", "Model", "Retrain…", lambda w: w.models.open_dialog("retrain")),
+    Act("versions", "Model", "Model versions…", lambda w: w.models.open_dialog("versions")),
     Act("help", "Help", "Keyboard shortcuts", lambda w: w.show_help(), ("F1",)),
 )
 

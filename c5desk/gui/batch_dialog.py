@@ -13,7 +13,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtWidgets
 
 from c5desk.batch import Summary, score_paths
-from c5desk.gui.dialog_parts import StatusLine
+from c5desk.gui.dialog_parts import StatusLine, button_row, with_browse
 from c5desk.gui.results_table import ResultsFilter, ResultsModel, read_results
 from c5desk.gui.task_runner import TaskThread
 
@@ -78,40 +78,29 @@ class ScoreFolderDialog(QtWidgets.QDialog):
         self.folder_edit.editingFinished.connect(self._default_output)
         self.output_edit = QtWidgets.QLineEdit()
         self.output_edit.setPlaceholderText("CSV file for the scores (an existing one is resumed)")
-        form.addRow("Folder:", self._with_browse(self.folder_edit, self._browse_folder))
-        form.addRow("Output CSV:", self._with_browse(self.output_edit, self._browse_output))
+        form.addRow("Folder:", with_browse(self.folder_edit, self._browse_folder))
+        form.addRow("Output CSV:", with_browse(self.output_edit, self._browse_output))
         self.frames_combo = QtWidgets.QComboBox()
         for text, value in FRAME_CHOICES:
             self.frames_combo.addItem(text, value)
         form.addRow("Frames:", self.frames_combo)
         return form
 
-    def _with_browse(self, edit: QtWidgets.QLineEdit, slot: Callable[[], None]) -> QtWidgets.QHBoxLayout:
-        row = QtWidgets.QHBoxLayout()
-        button = QtWidgets.QPushButton("Browse…")
-        button.setAutoDefault(False)
-        button.clicked.connect(slot)
-        row.addWidget(edit, stretch=1)
-        row.addWidget(button)
-        return row
-
     def _build_run_row(self) -> QtWidgets.QHBoxLayout:
-        row = QtWidgets.QHBoxLayout()
         self.progress = QtWidgets.QProgressBar()
         self.progress_label = QtWidgets.QLabel()
         self.start_button = QtWidgets.QPushButton("Score")
         self.cancel_button = QtWidgets.QPushButton("Cancel")
         self.close_button = QtWidgets.QPushButton("Close")
-        row.addWidget(self.progress, stretch=1)
-        row.addWidget(self.progress_label)
-        for button, slot in (
-            (self.start_button, self.start),
-            (self.cancel_button, self.cancel),
-            (self.close_button, self.reject),
-        ):
-            button.setAutoDefault(False)
-            button.clicked.connect(slot)
-            row.addWidget(button)
+        row = button_row(
+            [
+                (self.start_button, self.start),
+                (self.cancel_button, self.cancel),
+                (self.close_button, self.reject),
+            ]
+        )
+        row.insertWidget(0, self.progress, stretch=1)
+        row.insertWidget(1, self.progress_label)
         return row
 
     def _build_filters(self) -> QtWidgets.QHBoxLayout:

@@ -11,9 +11,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from c5desk.document import Document
-from c5desk.edit import MAX_BRUSH_RADIUS, Box
 from c5desk.gui.overlays import CONTOUR_RGB, MaskItem, ToolSurface, contour_path, heat_lut
+from c5desk.reading.document import Document
+from c5desk.reading.edit import MAX_BRUSH_RADIUS, Box
 
 TOOLS = ("navigate", "brush", "eraser", "lasso_add", "lasso_subtract")
 LEFT = QtCore.Qt.MouseButton.LeftButton

@@ -1,19 +1,14 @@
-"""Pieces the learning and batch dialogs share: an inline message line, number formatting, and
-registering a model bundle's version (with its lineage) in the store."""
+"""Pieces the dialogs share: an inline message line, number and time formatting, a path field with its
+Browse… button and a row of buttons. (Which models exist and which is active is the model catalogue's
+business: c5desk.model.catalog.)"""
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
-
-from c5desk import bundles
-from c5desk.bundles import installed_bundles
-from c5desk.errors import BundleError
-from c5desk.model.bundle import BundleSpec, read_spec
-from c5desk.store import ModelVersion, Store
 
 # (on a dark window, on a light one); "info" keeps the palette's own text colour
 COLOURS = {"ok": ("#7fd18b", "#1a7f37"), "warn": ("#e8c46a", "#9a6700"), "error": ("#ff7b72", "#cf222e")}
@@ -80,52 +75,26 @@ def summarise_metrics(metrics: object, limit: int = 4) -> str:
     return text + (", …" if len(flat) > limit else "")
 
 
-def scan_bundles(models_dir: Path) -> tuple[dict[str, tuple[Path, BundleSpec]], list[str]]:
-    """{version: (folder, spec)} of the readable bundles in models_dir and of the shipped ones (so a retrained
-    model can roll back to the model that came with the app), and a note for each unreadable one."""
-    found: dict[str, tuple[Path, BundleSpec]] = {}
-    problems: list[str] = []
-    folders = installed_bundles(Path(models_dir))
-    if Path(models_dir).resolve() != bundles.SHIPPED_MODELS.resolve():
-        folders += installed_bundles()
-    for folder in folders:
-        try:
-            spec = read_spec(folder)
-        except BundleError as exc:
-            problems.append(f"{folder.name}: {exc}")
-            continue
-        found.setdefault(str(spec.version), (folder, spec))
-    return found, problems
+def with_browse(edit: QtWidgets.QLineEdit, browse: Callable[[], None]) -> QtWidgets.QHBoxLayout:
+    """A path field with its Browse… button."""
+    row = QtWidgets.QHBoxLayout()
+    button = QtWidgets.QPushButton("Browse…")
+    button.setAutoDefault(False)
+    button.clicked.connect(browse)
+    row.addWidget(edit, stretch=1)
+    row.addWidget(button)
+    return row
 
 
-def register_bundle_version(
-    store: Store,
-    spec: BundleSpec,
-    known: dict[str, tuple[Path, BundleSpec]] | None = None,
-    metrics: dict[str, Any] | None = None,
-) -> ModelVersion:
-    """Register a bundle's version (with `metrics`, else its spec's), first its parents from `known` bundles.
-
-    A parent that is neither registered nor available as a bundle is left out (the store needs every
-    recorded parent to exist); the bundle itself still names it.
-    """
-    registered = {v.id: v for v in store.model_versions()}
-    version = str(spec.version)
-    if version in registered:
-        return registered[version]
-    chain: list[BundleSpec] = [spec]
-    seen = {version}
-    while chain[-1].parent and chain[-1].parent not in registered and known and chain[-1].parent in known:
-        parent_spec = known[chain[-1].parent][1]
-        if str(parent_spec.version) in seen:  # a cycle in hand-edited specs: stop rather than loop
-            break
-        seen.add(str(parent_spec.version))
-        chain.append(parent_spec)
-    result: ModelVersion | None = None
-    for item in reversed(chain):
-        parent = item.parent if item.parent in registered else None
-        values = metrics if item is spec and metrics is not None else dict(item.metrics)
-        result = store.register_model_version(str(item.version), parent=parent, metrics=values)
-        registered[result.id] = result
-    assert result is not None
-    return result
+def button_row(
+    buttons: Sequence[tuple[QtWidgets.QPushButton, Callable[[], object]]], leading_stretch: bool = False
+) -> QtWidgets.QHBoxLayout:
+    """Buttons in a row, each wired to its slot; none becomes the default (Enter never starts a job)."""
+    row = QtWidgets.QHBoxLayout()
+    if leading_stretch:
+        row.addStretch(1)
+    for button, slot in buttons:
+        button.setAutoDefault(False)
+        button.clicked.connect(slot)
+        row.addWidget(button)
+    return row

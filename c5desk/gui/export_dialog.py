@@ -13,7 +13,7 @@ from pathlib import Path
 from PySide6 import QtWidgets
 
 from c5desk.errors import C5Error
-from c5desk.gui.dialog_parts import StatusLine
+from c5desk.gui.dialog_parts import StatusLine, button_row, with_browse
 from c5desk.gui.task_runner import TaskThread
 from c5desk.store import Store
 from c5desk.store.export_common import ExportSummary
@@ -59,10 +59,10 @@ class ExportDialog(QtWidgets.QDialog):
         form.addRow("Format:", self.format_combo)
         self.dest_edit = QtWidgets.QLineEdit()
         self.dest_edit.setPlaceholderText("A new (or empty) folder for the export")
-        form.addRow("Destination:", self._with_browse(self.dest_edit, self._browse_destination))
+        form.addRow("Destination:", with_browse(self.dest_edit, self._browse_destination))
         self.sources_edit = QtWidgets.QLineEdit()
         self.sources_edit.setPlaceholderText("Original DICOM files or folders, separated by ';'")
-        form.addRow("DICOM sources:", self._with_browse(self.sources_edit, self._browse_sources))
+        form.addRow("DICOM sources:", with_browse(self.sources_edit, self._browse_sources))
         self.identity_check = QtWidgets.QCheckBox("Keep patient identity (for sending back to PACS)")
         form.addRow("", self.identity_check)
         layout.addLayout(form)
@@ -75,30 +75,16 @@ class ExportDialog(QtWidgets.QDialog):
         self._format_changed()
         self._update_buttons()
 
-    def _with_browse(self, edit: QtWidgets.QLineEdit, slot: Callable[[], None]) -> QtWidgets.QHBoxLayout:
-        row = QtWidgets.QHBoxLayout()
-        button = QtWidgets.QPushButton("Browse…")
-        button.setAutoDefault(False)
-        button.clicked.connect(slot)
-        row.addWidget(edit, stretch=1)
-        row.addWidget(button)
-        return row
-
     def _build_buttons(self) -> QtWidgets.QHBoxLayout:
-        row = QtWidgets.QHBoxLayout()
-        row.addStretch(1)
         self.export_button = QtWidgets.QPushButton("Export")
         self.cancel_button = QtWidgets.QPushButton("Cancel export")
         self.close_button = QtWidgets.QPushButton("Close")
-        for button, slot in (
+        buttons = [
             (self.export_button, self.start),
             (self.cancel_button, self.cancel),
             (self.close_button, self.reject),
-        ):
-            button.setAutoDefault(False)
-            button.clicked.connect(slot)
-            row.addWidget(button)
-        return row
+        ]
+        return button_row(buttons, leading_stretch=True)
 
     def _show_count(self) -> None:
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
-from c5desk.document import Document
+from c5desk.reading.document import Document
 
 LABELS = ("benign", "malignant", "normal", "unsure")
 CATEGORIES = (
@@ -55,6 +55,13 @@ class LabelPanel(QtWidgets.QGroupBox):
         self.note.setPlainText(document.note if document else "")
         self.setEnabled(document is not None)
         self._document = document
+
+    def shows(self, document: Document) -> bool:
+        """Whether the panel already shows this document's label, category and note."""
+        checked = self.buttons.checkedId()
+        label = LABELS[checked] if checked >= 0 else None
+        shown = (label, self.category.currentText().strip() or None, self.note.toPlainText())
+        return self._document is document and shown == (document.label, document.category, document.note)
 
     def set_label(self, label: str) -> None:
         self.buttons.button(LABELS.index(label)).setChecked(True)

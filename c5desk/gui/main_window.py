@@ -1,13 +1,18 @@
-"""Main window: wires the canvas, panels and model link to a headless Session (actions live in actions.py).
+"""Main window: renders the reading state and forwards the user's actions; the decisions are made elsewhere.
 
-Every action is a small method here; the work itself is in Session / Document (headless, tested without a
-display) and ModelLink (background model work). Anything that can fail reports a message and leaves the
-window usable; nothing typed or painted is dropped without asking (and it is autosaved meanwhile).
+    ReadingController (c5desk.reading)   open, step, save, accept, autosave, recover — this window is its
+                                         ReadingView (renders, asks "save?", shows messages)
+    ModelLink                            the model on a worker thread — the controller's ModelPort
+    EditTools                            mask tools, undo/redo, threshold, labels
+    ModelControls                        which model loads (the catalogue), Model menu, dialogs
+
+The actions table (actions.py) maps every menu entry and key to one small call on these. Anything that can
+fail reports a message and leaves the window usable; nothing typed or painted is dropped without asking
+(and it is autosaved meanwhile).
 """
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -15,59 +20,60 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from c5desk.gui.actions import build_actions
 from c5desk.gui.app import apply_theme
 from c5desk.gui.canvas import Canvas
-from c5desk.gui.editing import EditingMixin
+from c5desk.gui.edit_tools import EditTools
 from c5desk.gui.label_panel import LabelPanel
+from c5desk.gui.model_controls import ModelControls
 from c5desk.gui.model_link import ModelLink
-from c5desk.gui.navigation import NavigationMixin
-from c5desk.gui.prefs import Prefs, user_models_dir
+from c5desk.gui.prefs import Prefs
 from c5desk.gui.score_panel import ScorePanel
 from c5desk.gui.tools import ToolPanel
 from c5desk.gui.window_parts import CineBar, FrameList, add_recent_menu, restore_window, save_window
-from c5desk.session import Session
+from c5desk.model.catalog import Catalog
+from c5desk.reading.controller import CANCEL, DISCARD, SAVE, ReadingController
+from c5desk.reading.document import Document
+from c5desk.reading.session import Session
 
-DIALOGS = {  # lazily imported: each opens only when its module is installed
-    "retrain": ("c5desk.gui.retrain_dialog", "RetrainDialog"),
-    "versions": ("c5desk.gui.versions_dialog", "VersionsDialog"),
-    "batch": ("c5desk.gui.batch_dialog", "ScoreFolderDialog"),
-    "export": ("c5desk.gui.export_dialog", "ExportDialog"),
-}
 Q = QtWidgets.QMessageBox
+ANSWERS = {Q.StandardButton.Save: SAVE, Q.StandardButton.Discard: DISCARD}
 
 
-class MainWindow(NavigationMixin, EditingMixin, QtWidgets.QMainWindow):
+class MainWindow(QtWidgets.QMainWindow):
     def __init__(
         self,
         session: Session | None = None,
         *,
         prefs: Prefs | None = None,
-        bundle: Path | None = None,
+        bundle: Path | None = None,  # a bundle for this window only; None: the catalogue's active model
         load_model: bool = True,
         device: str | None = None,
-        backend: str | None = None,  # None: see gui.worker.load_predictor
+        backend: str = "auto",
         store_folder: str | Path | None = None,
+        catalog: Catalog | None = None,
     ) -> None:
         super().__init__()
         self.session = session or Session()
         self.prefs = prefs or Prefs()
-        self.store_folder = Path(store_folder) if store_folder else self.prefs.store_folder()
-        self._backend, self._dialogs = backend, {}
         self.setWindowTitle("c5desk")
         self.setAcceptDrops(True)
         self.link = ModelLink(self)
         self.canvas = Canvas()
+        store = Path(store_folder) if store_folder else self.prefs.store_folder()
+        self.reading = ReadingController(self.session, self, self.link, store)
+        self.models = ModelControls(self, catalog or Catalog(), device or str(self.prefs["device"]))
+        self.models.backend = backend
         self.actions = build_actions(self)
         add_recent_menu(self, self.menus["File"], self.actions["open_store"])
         self._build_layout()
+        self.edits = EditTools(
+            self.canvas, self.tool_panel, self.label_panel, self.reading, self.prefs, self.show_status
+        )
         self._connect()
-        self._apply_prefs(device)
+        self._apply_prefs()
         restore_window(self, self.prefs)
         self.statusBar().showMessage("Open a frame, folder, DICOM or video (Ctrl+O, or drop it here)")
-        self._first_bundle: list[Path | None] = []
+        self._first_load: list[Path | None] = [bundle] if load_model else []
         self._started = False
         if load_model:  # started once the window is on screen: importing torch competes for the CPU
-            self._first_bundle.append(
-                bundle or (Path(self.prefs["bundle"]) if self.prefs["bundle"] else None)
-            )
             self.score_panel.set_model("Loading model…", "loading", "—")
         else:
             self.score_panel.set_model("No model loaded", "none", "—")
@@ -109,30 +115,27 @@ class MainWindow(NavigationMixin, EditingMixin, QtWidgets.QMainWindow):
         self.link.status.connect(self._model_status)
         self.link.predicted.connect(self._predicted)
         self.link.rescored.connect(self._rescored)
-        self.link.failed.connect(self.report_error)
-        self.canvas.edited.connect(self._after_edit)
+        self.link.failed.connect(self.show_error)
+        self.canvas.edited.connect(self.reading.edited)
         self.canvas.brush_radius_changed.connect(self.tool_panel.brush_size.setValue)
         self.label_panel.changed.connect(self._update_title)
         tp = self.tool_panel
         tp.brush_size.valueChanged.connect(self.canvas.set_brush_radius)
-        tp.threshold.valueChanged.connect(self._threshold)
+        tp.threshold.valueChanged.connect(self.edits.threshold)
         tp.mask_opacity.valueChanged.connect(lambda v: self.canvas.set_mask_opacity(v / 100))
         tp.heat_opacity.valueChanged.connect(lambda v: self.canvas.set_heat_opacity(v / 100))
-        tp.gain.valueChanged.connect(self._window_levels)
-        tp.contrast.valueChanged.connect(self._window_levels)
-        self.slider.valueChanged.connect(self.show_frame)
+        tp.gain.valueChanged.connect(self.edits.window_levels)
+        tp.contrast.valueChanged.connect(self.edits.window_levels)
+        self.slider.valueChanged.connect(self.reading.go_to)
         self.cine.timer.timeout.connect(self._cine_tick)
-        self.frame_list.currentRowChanged.connect(self._file_chosen)
-        self._predict_timer = QtCore.QTimer(self, singleShot=True, interval=120)
-        self._predict_timer.timeout.connect(self.predict_current)
+        self.frame_list.currentRowChanged.connect(self.reading.open_file_at)
         self._autosave_timer = QtCore.QTimer(self, interval=1000 * max(1, int(self.prefs["autosave_s"])))
         self._autosave_timer.timeout.connect(self.autosave)
         self._autosave_timer.start()
 
-    def _apply_prefs(self, device: str | None) -> None:
+    def _apply_prefs(self) -> None:
         p, tp = self.prefs, self.tool_panel
-        self.device = device or p["device"]
-        self.actions["use_gpu"].setChecked(self.device != "cpu")
+        self.actions["use_gpu"].setChecked(self.models.device != "cpu")
         self.actions["theme"].setChecked(p["theme"] == "light")
         self.actions["tool_navigate"].setChecked(True)
         for layer in ("contour", "mask", "heat"):
@@ -143,88 +146,146 @@ class MainWindow(NavigationMixin, EditingMixin, QtWidgets.QMainWindow):
         tp.mask_opacity.setValue(round(100 * p["mask_opacity"]))
         tp.heat_opacity.setValue(round(100 * p["heat_opacity"]))
 
-    # ---- the model -------------------------------------------------------------------------------------
-    def load_model(self, bundle: Path | None) -> None:
-        self.link.load(bundle, self.device, self._backend)
-        if self.document is not None:
+    # ---- what the reading controller asks of its view --------------------------------------------------
+    def ask_unsaved(self, description: str) -> str:
+        self._stop_cine()
+        choices = Q.StandardButton.Save | Q.StandardButton.Discard | Q.StandardButton.Cancel
+        answer = Q.question(self, "Unsaved edits", f"Save your edits of {description}?", choices)
+        return ANSWERS.get(answer, CANCEL)
+
+    def show_error(self, title: str, message: str) -> None:
+        self.statusBar().showMessage(message)
+        Q.warning(self, title, message)
+
+    def show_status(self, message: str, timeout_ms: int = 0) -> None:
+        self.statusBar().showMessage(message, timeout_ms)
+
+    def show_document(self, fit: bool) -> None:
+        doc = self.document
+        self.canvas.set_document(doc, fit=fit or self.canvas.image_item.image is None)
+        self.label_panel.set_document(doc)
+        self.tool_panel.threshold.setEnabled(doc is not None and doc.prediction is not None)
+        self.sync_navigation()
+        self._refresh_panels()
+
+    def sync_navigation(self) -> None:
+        count, frame = self.session.frame_count, self.session.frame
+        self.cine.show_position(frame.index if frame else 0, count)
+        self.frame_list.show_files(self.session.files, self.session.file_pos)
+
+    def refresh(self, mask_changed: bool = False) -> None:
+        doc = self.document
+        if mask_changed:
+            self.canvas.refresh_mask()
+        if doc is not None and not self.label_panel.shows(doc):
+            self.label_panel.set_document(doc)  # e.g. the label set by accept, or normalised by saving
+        self._refresh_panels()
+
+    def autosaves_waiting(self, count: int) -> None:
+        self.actions["recover"].setText(f"&Recover autosaved edits ({count})")
+
+    # ---- file and dataset actions ----------------------------------------------------------------------
+    @property
+    def document(self) -> Document | None:
+        return self.session.document
+
+    @property
+    def store_folder(self) -> Path:
+        return self.reading.store_folder
+
+    @store_folder.setter
+    def store_folder(self, folder: Path) -> None:
+        self.reading.store_folder = Path(folder)
+
+    def open_path(self, path: str | Path) -> bool:
+        opened = self.reading.open_path(path)
+        if opened:
+            self.prefs.add_recent(path)
+        return opened
+
+    def choose_file(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open frame, DICOM or video")
+        if path:
+            self.open_path(path)
+
+    def choose_folder(self) -> None:
+        folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Open a folder of frames")
+        if folder:
+            self.open_path(folder)
+
+    def choose_store(self) -> None:
+        folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Dataset folder (new or existing)")
+        if folder and self.reading.use_store(Path(folder)):
+            self.prefs["store_folder"] = folder
+
+    def ensure_store(self):
+        return self.reading.ensure_store()
+
+    def save(self) -> bool:
+        return self.reading.save()
+
+    def autosave(self) -> bool:
+        return self.reading.autosave()
+
+    # ---- cine ------------------------------------------------------------------------------------------
+    def toggle_play(self) -> None:
+        if self.cine.playing:
+            self._stop_cine()
+        elif self.session.frame_count <= 1:
+            self.show_status("Nothing to play: this file has a single frame")
+        elif self.reading.leave_current():
+            self.reading.playing = True
+            self.cine.play(self.session.frame.meta.get("frame_time_ms") if self.session.frame else None)
+
+    def _stop_cine(self) -> None:
+        was_playing = self.reading.playing
+        self.cine.stop()
+        self.reading.playing = False
+        if was_playing and self.document is not None:  # the frame stopped at gets the model
+            self.link.rescore(self.document)
             self.link.predict(self.document)
 
-    def reload_model(self) -> None:
-        self.device = self.prefs["device"] = "auto" if self.actions["use_gpu"].isChecked() else "cpu"
-        self.load_model(self.link.bundle)
+    def _cine_tick(self) -> None:
+        frame = self.session.frame
+        if frame is None or self.session.path is None:
+            self._stop_cine()
+            return
+        self.reading.go_to((frame.index + 1) % self.session.frame_count)
 
-    def choose_model(self) -> None:
-        folder = QtWidgets.QFileDialog.getExistingDirectory(
-            self, "Model bundle folder (model.json + weights)"
-        )
-        if folder:
-            self.prefs["bundle"] = folder
-            self.load_model(Path(folder))
-
+    # ---- the model's results ---------------------------------------------------------------------------
     def _model_status(self, text: str, kind: str, device: str) -> None:
         self.score_panel.set_model(text, kind, device)
         self.statusBar().showMessage(text.splitlines()[0])
 
-    def predict_current(self) -> None:
-        if self.document is not None:
-            self.link.predict(self.document)
-
-    def _predicted(self, document) -> None:
+    def _predicted(self, document: Document) -> None:
         if document is self.document:
             self.canvas.show_prediction()
             self.canvas.refresh_mask()
             self.tool_panel.threshold.setEnabled(True)
             self._refresh_panels()
 
-    def _rescored(self, document) -> None:
+    def _rescored(self, document: Document) -> None:
         if document is self.document:
             self._refresh_panels()
 
-    # ---- showing a frame -------------------------------------------------------------------------------
-    @property
-    def document(self):
-        return self.session.document
+    def _refresh_panels(self) -> None:
+        doc = self.document
+        self.score_panel.show_score(doc.score if doc is not None else None)
+        self._update_title()
 
-    @property
-    def image_item(self):
-        return self.canvas.image_item
-
-    # ---- files, dialogs, misc --------------------------------------------------------------------------
-    def open_dialog(self, name: str) -> None:
-        module_name, class_name = DIALOGS[name]
-        try:
-            dialog_class = getattr(importlib.import_module(module_name), class_name)
-        except (ImportError, AttributeError):
-            Q.information(self, "Not available yet", f"{class_name} is not available yet in this build.")
+    def _update_title(self) -> None:
+        doc = self.document
+        if doc is None:
+            self.setWindowTitle("c5desk")
             return
-        store = self.ensure_store() if name in ("versions", "export") else None
-        if name in ("versions", "export") and store is None:
-            return
-        args = {
-            "retrain": lambda: (self.store_folder, self.link.bundle, user_models_dir()),
-            "versions": lambda: (store, user_models_dir()),
-            "batch": lambda: (self.link.bundle,),
-            "export": lambda: (store,),
-        }[name]()
-        if name == "retrain" and self.link.bundle is None:
-            Q.information(self, "Retrain", "Retraining starts from a trained model: none is loaded.")
-            return
-        dialog = dialog_class(self, *args)
-        for signal, slot in (("activated", self._activated), ("open_requested", self._open_requested)):
-            if hasattr(dialog, signal):
-                getattr(dialog, signal).connect(slot)
-        self._dialogs[name] = dialog
-        dialog.show()
+        where = doc.origin.describe()
+        scale = (f"{doc.frame.mm_per_px[0]:.4f} mm/px" if doc.frame.mm_per_px else
+                 "uncalibrated (measurements in px)")  # fmt: skip
+        self.setWindowTitle(f"{'* ' if doc.dirty else ''}{where} — c5desk")
+        if not self.statusBar().currentMessage().startswith("Recovered"):
+            self.statusBar().showMessage(f"{where} of {self.session.frame_count} — {scale}")
 
-    def _activated(self, version: str, bundle_path: str) -> None:
-        self.prefs["bundle"] = bundle_path
-        self.load_model(Path(bundle_path))
-        self.statusBar().showMessage(f"Model {version} activated")
-
-    def _open_requested(self, path: str, frame_index: int) -> None:
-        if self.open_path(path) and frame_index:
-            self.show_frame(frame_index)
-
+    # ---- view, help ------------------------------------------------------------------------------------
     def set_theme(self) -> None:
         self.prefs["theme"] = "light" if self.actions["theme"].isChecked() else "dark"
         apply_theme(self.prefs["theme"])
@@ -233,10 +294,6 @@ class MainWindow(NavigationMixin, EditingMixin, QtWidgets.QMainWindow):
         from c5desk.gui.help_dialog import HelpDialog
 
         HelpDialog(self).exec()
-
-    def report_error(self, title: str, message: str) -> None:
-        self.statusBar().showMessage(message)
-        Q.warning(self, title, message)
 
     # ---- Qt events -------------------------------------------------------------------------------------
     def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:
@@ -256,12 +313,12 @@ class MainWindow(NavigationMixin, EditingMixin, QtWidgets.QMainWindow):
 
     def _after_shown(self) -> None:
         """Once the window is on screen: start loading the model, open the dataset (autosaves to recover)."""
-        if self._first_bundle:
-            self.load_model(self._first_bundle.pop())
-        self.ensure_store(quiet=True)
+        if self._first_load:
+            self.models.load(self._first_load.pop())
+        self.reading.ensure_store(quiet=True)
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
-        if not self.confirm_leave():
+        if not self.reading.leave_current():
             event.ignore()
             return
         self.cine.stop()

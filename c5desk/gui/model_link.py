@@ -1,20 +1,33 @@
-"""The window's link to the model: loads it in the background, predicts opened frames, rescores edits.
+"""The window's link to the model (a ModelPort of c5desk.reading.controller): loads it in the background,
+predicts opened frames, rescores edits.
 
 All model work runs on the Worker's single thread; this object keeps the bookkeeping (which document
-asked, whether a rescore is already running) on the GUI thread and reports through signals.
+asked, whether a rescore is already running) on the GUI thread and reports through signals. Which bundle
+to load when none is named is the model catalogue's choice (c5desk.model.catalog).
 """
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from PySide6 import QtCore
 
-from c5desk.document import Document, score_mask
-from c5desk.gui.worker import Worker, load_predictor
+from c5desk.gui.worker import Worker
 from c5desk.measure import measure_mask
+from c5desk.reading.document import Document, score_mask
 
 NO_MODEL_HINT = "No trained model — outlines and scores are unavailable (Model → Choose model bundle…)"
+PREDICT_DELAY_MS = 120  # stepping quickly through frames runs the model only on the one the user stops at
+
+
+def load_predictor(bundle: Path | None, device: str, backend: str) -> tuple[object, Path]:
+    """(predictor, bundle folder) for `bundle` (None: the catalogue's active model), on the worker thread."""
+    from c5desk.inference import make_predictor
+    from c5desk.model.catalog import default_bundle
+
+    folder = Path(bundle) if bundle else default_bundle()
+    return make_predictor(folder, device=device, backend=backend), folder
 
 
 class ModelLink(QtCore.QObject):
@@ -26,30 +39,30 @@ class ModelLink(QtCore.QObject):
     def __init__(self, parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent)
         self.worker = Worker(self)
-        self.worker.done.connect(self._done)
-        self.worker.failed.connect(self._failed)
         self.predictor = None
         self.bundle: Path | None = None
         self.loading = False
-        self.note = ""  # e.g. the visible GPU → CPU fallback
-        self._waiting: Document | None = None  # asked for a prediction while the model was loading
+        self._waiting: Document | None = None  # the document to predict once the model is there
         self._rescoring: set[int] = set()
+        self._predict_timer = QtCore.QTimer(self, singleShot=True, interval=PREDICT_DELAY_MS)
+        self._predict_timer.timeout.connect(self._predict_waiting)
 
     @property
     def version(self) -> str | None:
         return self.predictor.version if self.predictor is not None else None
 
-    def load(self, bundle: Path | None, device: str = "auto", backend: str | None = None) -> None:
-        """Load `bundle` (None: the default trained bundle) in the background."""
+    def load(self, bundle: Path | None, device: str = "auto", backend: str = "auto") -> None:
+        """Load `bundle` (None: the catalogue's active model) in the background."""
         self.loading = True
         self.status.emit("Loading model…", "loading", "—")
-        self.worker.submit("load", bundle, load_predictor, bundle, device, backend)
+        job = partial(load_predictor, bundle, device, backend)
+        self.worker.submit(job, self._loaded, self._load_failed)
 
     def predict(self, document: Document) -> None:
-        if self.loading:
-            self._waiting = document
-        elif self.predictor is not None:
-            self.worker.submit("predict", document, self.predictor.predict, document.frame)
+        """Run the model on `document` shortly (a later request replaces this one), or once it is loaded."""
+        self._waiting = document
+        if not self.loading and self.predictor is not None:
+            self._predict_timer.start()
 
     def rescore(self, document: Document) -> None:
         """Score the document's current mask; at most one rescore per document runs at a time."""
@@ -60,60 +73,63 @@ class ModelLink(QtCore.QObject):
             return
         version, frame, mask = request
         self._rescoring.add(id(document))
-        self.worker.submit("rescore", (document, version), score_mask, self.predictor, frame, mask)
+        job = partial(score_mask, self.predictor, frame, mask)
+        self.worker.submit(
+            job, partial(self._rescored, document, version), partial(self._rescore_failed, document, version)
+        )
 
     def shutdown(self) -> None:
+        self._predict_timer.stop()
         self.worker.shutdown()
 
-    # ---- results ---------------------------------------------------------------------------------------
-    def _done(self, kind: str, tag: object, result: object) -> None:
-        if kind == "load":
-            self._loaded(result)  # type: ignore[arg-type]
-        elif kind == "predict":
-            needs_rescore = tag.set_prediction(result)  # type: ignore[attr-defined]
-            self.predicted.emit(tag)
-            if needs_rescore:
-                self.rescore(tag)  # type: ignore[arg-type]
-        elif kind == "rescore":
-            document, version = tag  # type: ignore[misc]
-            self._rescoring.discard(id(document))
-            document.apply_rescore(version, *result)  # type: ignore[misc]
-            self.rescored.emit(document)
-            self.rescore(document)  # edits made meanwhile
+    # ---- results, on the GUI thread --------------------------------------------------------------------
+    def _predict_waiting(self) -> None:
+        document, self._waiting = self._waiting, None
+        if document is not None and self.predictor is not None:
+            job = partial(self.predictor.predict, document.frame)
+            self.worker.submit(job, partial(self._predicted, document), self._predict_failed)
+
+    def _predicted(self, document: Document, prediction: object) -> None:
+        needs_rescore = document.set_prediction(prediction)
+        self.predicted.emit(document)
+        if needs_rescore:
+            self.rescore(document)
+
+    def _predict_failed(self, message: str) -> None:
+        self.failed.emit("Inference failed", message)
+
+    def _rescored(self, document: Document, version: int, result: tuple) -> None:
+        self._rescoring.discard(id(document))
+        document.apply_rescore(version, *result)
+        self.rescored.emit(document)
+        self.rescore(document)  # edits made meanwhile
+
+    def _rescore_failed(self, document: Document, version: int, message: str) -> None:
+        self._rescoring.discard(id(document))
+        document.apply_rescore(version, None, None, measure_mask(document.mask, document.frame.mm_per_px))
+        self.rescored.emit(document)
+        self.failed.emit("Rescoring failed", message)
+        self.rescore(document)  # only when edits were made meanwhile
 
     def _loaded(self, result: tuple) -> None:
-        self.predictor, self.note, self.bundle = result  # the folder actually loaded (default resolved)
+        self.predictor, self.bundle = result  # the folder actually loaded (the catalogue's choice resolved)
         self.loading = False
         version = self.predictor.version
         if version.startswith("random-"):
             text, kind = f"TEST MODEL with random weights ({version}) — not a diagnosis", "test"
         else:
             text, kind = f"Model {version}", "ok"
-        if self.note:
-            text += f"\n{self.note}"
+        if self.predictor.note:
+            text += f"\n{self.predictor.note}"
         self.status.emit(text, kind, self.predictor.device)
-        self._flush_waiting()
+        if self._waiting is not None:
+            self._predict_timer.start()
 
-    def _failed(self, kind: str, tag: object, message: str) -> None:
-        if kind == "load":
-            self.predictor, self.loading = None, False
-            no_model = "no trained model" in message
-            self.status.emit(NO_MODEL_HINT if no_model else f"Model not loaded: {message}",
-                             "none" if no_model else "error", "—")  # fmt: skip
-            if not no_model:
-                self.failed.emit("Cannot load the model", message)
-            self._waiting = None
-        elif kind == "predict":
-            self.failed.emit("Inference failed", message)
-        elif kind == "rescore":
-            document, version = tag  # type: ignore[misc]
-            self._rescoring.discard(id(document))
-            document.apply_rescore(version, None, None, measure_mask(document.mask, document.frame.mm_per_px))
-            self.rescored.emit(document)
-            self.failed.emit("Rescoring failed", message)
-            self.rescore(document)  # only when edits were made meanwhile
-
-    def _flush_waiting(self) -> None:
-        waiting, self._waiting = self._waiting, None
-        if waiting is not None:
-            self.predict(waiting)
+    def _load_failed(self, message: str) -> None:
+        self.predictor, self.loading = None, False
+        no_model = "no trained model" in message
+        text = NO_MODEL_HINT if no_model else f"Model not loaded: {message}"
+        self.status.emit(text, "none" if no_model else "error", "—")
+        if not no_model:
+            self.failed.emit("Cannot load the model", message)
+        self._waiting = None

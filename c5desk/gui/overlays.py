@@ -12,7 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from c5desk.edit import Box
+from c5desk.reading.edit import Box
 
 MASK_RGB = (0, 200, 255)  # cyan: stands out on grey ultrasound, unlike red/green for the colour-blind
 CONTOUR_RGB = (255, 220, 0)

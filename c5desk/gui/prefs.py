@@ -24,7 +24,6 @@ DEFAULTS: dict[str, Any] = {
     "window_state": "",
     "recent": [],
     "store_folder": "",  # "" = config_dir()/dataset
-    "bundle": "",  # "" = c5desk.bundles.default_bundle()
     "device": "auto",
     "brush_radius": 8,
     "small_island_px": 50,
@@ -40,11 +39,6 @@ DEFAULTS: dict[str, Any] = {
 
 def default_store_folder() -> Path:
     return settings.config_dir() / "dataset"
-
-
-def user_models_dir() -> Path:
-    """Where model versions trained in the app are kept (the shipped ones stay in resources/models)."""
-    return settings.config_dir() / "models"
 
 
 class Prefs:

@@ -3,7 +3,8 @@
 Training never runs in the GUI process (a crash or an out-of-memory there must not cost the clinician's
 work); it reports JSON lines (see c5desk.gui.process_runner) that become loss/validation curves, a
 progress bar and an ETA. At the end the gate's verdict and old-vs-new metrics are shown, and the user
-activates the new version (registered in the store with its parent) or discards its bundle.
+activates the new version (the model catalogue makes it the active model; the dataset records it with
+its parent) or discards its bundle.
 """
 
 from __future__ import annotations
@@ -17,15 +18,12 @@ from typing import Any
 from PySide6 import QtCore, QtWidgets
 
 from c5desk.errors import BundleError, C5Error
-from c5desk.gui.dialog_parts import (
-    StatusLine,
-    register_bundle_version,
-    scan_bundles,
-)
+from c5desk.gui.dialog_parts import StatusLine, button_row
 from c5desk.gui.process_runner import JsonLinesProcess
 from c5desk.gui.training_curves import TrainingCurves
 from c5desk.gui.verdict_panel import VerdictPanel
 from c5desk.model.bundle import read_spec
+from c5desk.model.catalog import Catalog
 from c5desk.store import Store
 
 CANCEL_EXIT_CODE = 130
@@ -42,14 +40,15 @@ class RetrainDialog(QtWidgets.QDialog):
         parent: QtWidgets.QWidget | None,
         store_folder: Path,
         base_bundle: Path,
-        models_dir: Path,
+        catalog: Catalog,
         command: list[str] | None = None,
         *,
         grace_s: float = 10.0,
     ) -> None:
         super().__init__(parent)
         self.store_folder, self.base_bundle = Path(store_folder), Path(base_bundle)
-        self.models_dir = Path(models_dir)
+        self.catalog = catalog
+        self.models_dir = catalog.user_dir  # where `training retrain` publishes: the catalogue finds it there
         self._command = list(command) if command is not None else None
         self.runner = JsonLinesProcess(self, grace_s=grace_s)
         self.runner.event.connect(self._on_event)
@@ -84,23 +83,20 @@ class RetrainDialog(QtWidgets.QDialog):
         layout.addLayout(self._build_buttons())
 
     def _build_buttons(self) -> QtWidgets.QHBoxLayout:
-        row = QtWidgets.QHBoxLayout()
         self.start_button = QtWidgets.QPushButton("Start retraining")
         self.cancel_button = QtWidgets.QPushButton("Cancel training")
         self.activate_button = QtWidgets.QPushButton("Activate new version")
         self.discard_button = QtWidgets.QPushButton("Discard new version")
         self.close_button = QtWidgets.QPushButton("Close")
-        for button, slot in (
-            (self.start_button, self.start),
-            (self.cancel_button, self.cancel),
-            (self.activate_button, self.activate),
-            (self.discard_button, self.discard),
-            (self.close_button, self.reject),
-        ):
-            button.setAutoDefault(False)
-            button.clicked.connect(slot)
-            row.addWidget(button)
-        return row
+        return button_row(
+            [
+                (self.start_button, self.start),
+                (self.cancel_button, self.cancel),
+                (self.activate_button, self.activate),
+                (self.discard_button, self.discard),
+                (self.close_button, self.reject),
+            ]
+        )
 
     def _header_text(self) -> str:
         try:
@@ -235,43 +231,38 @@ class RetrainDialog(QtWidgets.QDialog):
         if self.candidate is None or self.is_running():
             return
         version, bundle = self.candidate
-        metrics = self.verdict.get("candidate") if self.verdict else None
         try:
             spec = read_spec(bundle)
-            if str(spec.version) != version:
+            if spec.version != version:
                 raise BundleError(f"{bundle.name}: the bundle says version {spec.version!r}, not {version!r}")
-            known, _ = scan_bundles(self.models_dir)
-            base_spec = read_spec(self.base_bundle)
-            known.setdefault(str(base_spec.version), (self.base_bundle, base_spec))
+            if read_spec(self.base_bundle).version not in self.catalog.scan().entries:
+                self.catalog.register(self.base_bundle)  # its parent: what a rollback returns to
+            entry = self.catalog.register(bundle)
             with Store.open(self.store_folder) as store:
-                register_bundle_version(
-                    store, spec, known, metrics=metrics if isinstance(metrics, dict) else None
-                )
-                store.activate_model_version(version)
+                self.catalog.activate(entry.version, store)
         except (C5Error, OSError) as exc:
             self.status.show_message(f"Cannot activate {version}: {exc}", "error")
             return
         self.candidate = None
         self.status.show_message(f"Version {version} is now active. Roll back from Model → Versions…", "ok")
         self._update_buttons()
-        self.activated.emit(version, str(bundle))
+        self.activated.emit(version, str(entry.folder))
 
     def discard(self) -> None:
         if self.candidate is None or self.is_running():
             return
         version, bundle = self.candidate
         try:
-            inside = bundle.resolve().is_relative_to(self.models_dir.resolve())
-            if inside and (bundle / "model.json").is_file():
-                shutil.rmtree(bundle)
-                note = "its files were deleted"
+            installed = self.catalog.scan().entries.get(version)
+            if installed is not None and installed.folder.resolve() == bundle.resolve():
+                note = self.catalog.discard(version)
             else:
-                note = f"its folder {bundle} is outside {self.models_dir} and was left in place"
-        except OSError as exc:
-            self.status.show_message(f"Cannot delete {bundle}: {exc.strerror or exc}", "error")
+                note = f"{version} was not installed; its folder {bundle} was left in place"
+        except (C5Error, OSError) as exc:
+            self.status.show_message(f"Cannot discard {version}: {exc}", "error")
             return
         self.candidate = None
-        self.status.show_message(f"Version {version} discarded; {note}.", "info")
+        self.status.show_message(f"{note}.", "info")
         self._update_buttons()
 
     # ---- closing ---------------------------------------------------------------------------------------

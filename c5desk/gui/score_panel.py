@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from c5desk.document import Score
+from c5desk.reading.document import Score
 
 BADGE = "QLabel {{ background: {bg}; color: {fg}; border-radius: 3px; padding: 1px 6px; font-weight: bold; }}"
 WARN = BADGE.format(bg="#b26a00", fg="#ffffff")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from c5desk.edit import MAX_BRUSH_RADIUS
+from c5desk.reading.edit import MAX_BRUSH_RADIUS
 
 TOOL_ACTIONS = ("tool_navigate", "tool_brush", "tool_eraser", "tool_lasso_add", "tool_lasso_subtract")
 MASK_ACTIONS = ("undo", "redo", "fill_holes", "keep_largest", "remove_small", "smooth", "clear_mask")

@@ -1,5 +1,6 @@
-"""Model → Versions…: every model version (registered in the store or found as a bundle), activate one,
-or roll back in one click to the active version's parent (else the version active before it)."""
+"""Model → Versions…: every model version — installed (the catalogue) or only named by the dataset's
+predictions — activate one, or roll back in one click to the active version's parent (else the version
+active before it). The catalogue decides; this dialog shows it and asks it."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from typing import Any
 from PySide6 import QtCore, QtWidgets
 
 from c5desk.errors import C5Error
-from c5desk.gui.dialog_parts import StatusLine, register_bundle_version, scan_bundles, summarise_metrics
-from c5desk.model.bundle import BundleSpec
+from c5desk.gui.dialog_parts import StatusLine, button_row
+from c5desk.model.catalog import Catalog
 from c5desk.store import Store
 
-COLUMNS = ["Active", "Version", "Created", "Parent", "Metrics", "Bundle", "In store"]
+COLUMNS = ["Active", "Version", "Created", "Parent", "Trained on", "Metrics", "Bundle", "In dataset"]
 VERSION_ROLE = QtCore.Qt.ItemDataRole.UserRole
 
 
@@ -24,52 +25,43 @@ class VersionRow:
     version: str
     created: str
     parent: str | None
-    metrics: dict[str, Any] = field(default_factory=dict)
+    domain: str = "—"
+    metrics: str = "—"
+    details: dict[str, Any] = field(default_factory=dict)
     active: bool = False
-    registered: bool = False
+    in_store: bool = False
     bundle: Path | None = None
+    origin: str = ""
 
 
-def collect_versions(
-    store: Store, models_dir: Path
-) -> tuple[list[VersionRow], dict[str, tuple[Path, BundleSpec]], list[str]]:
-    """Registered versions and bundles in models_dir, merged by version, oldest first; unreadable bundles."""
-    known, problems = scan_bundles(models_dir)
+def collect_versions(catalog: Catalog, store: Store | None) -> tuple[list[VersionRow], list[str]]:
+    """Installed versions and the dataset's recorded ones, merged by version, oldest first; problems."""
+    listing = catalog.scan()
+    try:
+        active = catalog.active().version
+    except C5Error:
+        active = None
     rows: dict[str, VersionRow] = {}
-    for v in store.model_versions():
-        folder = known.get(v.id, (None, None))[0]
-        rows[v.id] = VersionRow(v.id, v.created_utc, v.parent, dict(v.metrics), v.active, True, folder)
-    for version, (folder, spec) in known.items():
-        if version not in rows:
-            rows[version] = VersionRow(version, spec.created, spec.parent, dict(spec.metrics), bundle=folder)
-    return sorted(rows.values(), key=lambda r: (r.created, r.version)), known, problems
-
-
-def rollback_target(store: Store) -> str | None:
-    """The active version's registered parent, else the version that was active before it."""
-    active = store.active_model_version()
-    if active is None:
-        return None
-    registered = {v.id for v in store.model_versions()}
-    if active.parent and active.parent in registered:
-        return active.parent
-    for entry in reversed(store.audit_log(action="activate_model")):
-        before = (entry.before or {}).get("active")
-        if entry.model_version == active.id and before and before != active.id and before in registered:
-            return str(before)
-    return None
+    for version, entry in listing.entries.items():
+        rows[version] = VersionRow(
+            version, entry.created, entry.parent, entry.domain, entry.describe_metrics(),
+            dict(entry.spec.metrics), version == active, bundle=entry.folder, origin=entry.origin,
+        )  # fmt: skip
+    for recorded in store.model_versions() if store is not None else []:
+        only_named = VersionRow(recorded.id, recorded.created_utc, recorded.parent, details=recorded.metrics)
+        rows.setdefault(recorded.id, only_named).in_store = True
+    return sorted(rows.values(), key=lambda r: (r.created, r.version)), listing.problems
 
 
 class VersionsDialog(QtWidgets.QDialog):
     activated = QtCore.Signal(str, str)  # version, bundle folder
 
-    def __init__(self, parent: QtWidgets.QWidget | None, store: Store, models_dir: Path) -> None:
+    def __init__(self, parent: QtWidgets.QWidget | None, catalog: Catalog, store: Store | None) -> None:
         super().__init__(parent)
-        self.store, self.models_dir = store, Path(models_dir)
+        self.catalog, self.store = catalog, store
         self.rows: list[VersionRow] = []
-        self._known: dict[str, tuple[Path, BundleSpec]] = {}
         self.setWindowTitle("Model versions")
-        self.resize(950, 420)
+        self.resize(1050, 420)
         layout = QtWidgets.QVBoxLayout(self)
         self.table = QtWidgets.QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -82,29 +74,28 @@ class VersionsDialog(QtWidgets.QDialog):
         layout.addWidget(self.table, stretch=1)
         self.status = StatusLine()
         layout.addWidget(self.status)
-        row = QtWidgets.QHBoxLayout()
         self.activate_button = QtWidgets.QPushButton("Activate selected")
         self.rollback_button = QtWidgets.QPushButton("Roll back")
         self.refresh_button = QtWidgets.QPushButton("Refresh")
         self.close_button = QtWidgets.QPushButton("Close")
-        for button, slot in (
-            (self.activate_button, self.activate_selected),
-            (self.rollback_button, self.roll_back),
-            (self.refresh_button, self.refresh),
-            (self.close_button, self.reject),
-        ):
-            button.setAutoDefault(False)
-            button.clicked.connect(slot)
-            row.addWidget(button)
-        layout.addLayout(row)
+        layout.addLayout(
+            button_row(
+                [
+                    (self.activate_button, self.activate_selected),
+                    (self.rollback_button, self.roll_back),
+                    (self.refresh_button, self.refresh),
+                    (self.close_button, self.reject),
+                ]
+            )
+        )
         self.refresh()
 
     # ---- table -----------------------------------------------------------------------------------------
     def refresh(self) -> None:
         try:
-            self.rows, self._known, problems = collect_versions(self.store, self.models_dir)
+            self.rows, problems = collect_versions(self.catalog, self.store)
         except C5Error as exc:
-            self.rows, self._known, problems = [], {}, [str(exc)]
+            self.rows, problems = [], [str(exc)]
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(self.rows))
         for index, row in enumerate(self.rows):
@@ -116,9 +107,7 @@ class VersionsDialog(QtWidgets.QDialog):
         if problems:
             self.status.show_message("Unreadable bundles skipped: " + "; ".join(problems), "warn")
         elif not self.rows:
-            self.status.show_message(
-                f"No model versions yet (none registered, no bundle in {self.models_dir})."
-            )
+            self.status.show_message(f"No model versions yet (no bundle in {self.catalog.user_dir}).")
         self._update_buttons()
 
     def _items(self, row: VersionRow) -> list[QtWidgets.QTableWidgetItem]:
@@ -127,14 +116,15 @@ class VersionsDialog(QtWidgets.QDialog):
             row.version,
             row.created.replace("T", " ")[:19],
             row.parent or "—",
-            summarise_metrics(row.metrics) or "—",
-            row.bundle.name if row.bundle else "— missing",
-            "registered" if row.registered else "bundle only",
+            row.domain,
+            row.metrics,
+            f"{row.bundle.name} ({row.origin})" if row.bundle else "— missing",
+            "yes" if row.in_store else "",
         ]
         items = [QtWidgets.QTableWidgetItem(text) for text in texts]
-        items[4].setToolTip(json.dumps(row.metrics, indent=1, sort_keys=True, default=str))
+        items[5].setToolTip(json.dumps(row.details, indent=1, sort_keys=True, default=str))
         if row.bundle:
-            items[5].setToolTip(str(row.bundle))
+            items[6].setToolTip(str(row.bundle))
         if row.active:
             for item in items:
                 font = item.font()
@@ -159,7 +149,7 @@ class VersionsDialog(QtWidgets.QDialog):
         row = self._row(self.selected_version())
         self.activate_button.setEnabled(row is not None and not row.active)
         try:
-            target = rollback_target(self.store)
+            target = self.catalog.rollback_target()
         except C5Error:
             target = None
         self.rollback_button.setEnabled(target is not None)
@@ -173,7 +163,7 @@ class VersionsDialog(QtWidgets.QDialog):
 
     def roll_back(self) -> None:
         try:
-            target = rollback_target(self.store)
+            target = self.catalog.rollback_target()
         except C5Error as exc:
             self.status.show_message(f"Cannot roll back: {exc}", "error")
             return
@@ -183,19 +173,17 @@ class VersionsDialog(QtWidgets.QDialog):
         self.activate_version(target, rolled_back=True)
 
     def activate_version(self, version: str, rolled_back: bool = False) -> bool:
-        """Register the version from its bundle if needed, make it active, and tell the app."""
+        """Make an installed version the active model (recorded in the dataset too) and tell the app."""
         row = self._row(version)
         if row is None or row.bundle is None:
             self.status.show_message(
-                f"Cannot activate {version}: its bundle is not in {self.models_dir}, so the app could "
-                "not load it. Put the bundle folder back there first.",
+                f"Cannot activate {version}: its bundle is not installed (not in {self.catalog.user_dir} nor "
+                "registered), so the app could not load it. Put the bundle folder back first.",
                 "error",
             )
             return False
         try:
-            if not row.registered:
-                register_bundle_version(self.store, self._known[version][1], self._known)
-            self.store.activate_model_version(version)
+            entry = self.catalog.activate(version, self.store)
         except C5Error as exc:
             self.status.show_message(f"Cannot activate {version}: {exc}", "error")
             return False
@@ -203,5 +191,5 @@ class VersionsDialog(QtWidgets.QDialog):
         self.select_version(version)
         verb = "Rolled back to" if rolled_back else "Activated"
         self.status.show_message(f"{verb} {version}; new predictions use it.", "ok")
-        self.activated.emit(version, str(row.bundle))
+        self.activated.emit(version, str(entry.folder))
         return True

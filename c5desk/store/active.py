@@ -8,7 +8,7 @@ the prediction of the model version the clinician corrected (else the frame's ne
 
 next most useful frames (unannotated only, since they are the ones needing a clinician), best first:
   score = uncertainty + case_change
-where uncertainty is that of the frame's prediction by the active model version (else its newest), and
+where uncertainty is that of the frame's prediction by the model in use (else its newest), and
 case_change the mean change clinicians made on the already annotated frames of the same case (study):
 frames of a study where the model was overruled are likely where it is wrong again. Frames never scored
 come after all scored ones (their usefulness is unknown), ordered by case_change, then frame id.
@@ -74,9 +74,9 @@ LIMIT ?
 """
 
 
-def next_most_useful(db: Database, active_version: str | None, limit: int) -> list[Suggestion]:
+def next_most_useful(db: Database, model_version: str | None, limit: int) -> list[Suggestion]:
     suggestions = []
-    for frame_id, uncertainty, case_change in db.rows(_RANK_SQL, (active_version, max(0, int(limit)))):
+    for frame_id, uncertainty, case_change in db.rows(_RANK_SQL, (model_version, max(0, int(limit)))):
         reasons = []
         if uncertainty is None:
             reasons.append("not scored by any model yet")

@@ -51,7 +51,7 @@ class Journal:
         write_atomic(self.path(entry.frame_id), buffer.getvalue())
 
     def read(self, frame_id: int) -> JournalEntry | None:
-        """The entry of a frame, or None when there is none or it cannot be read (reported, not fatal)."""
+        """The entry of a frame, None when it has none; StoreError when its file cannot be read."""
         path = self.path(frame_id)
         if not path.is_file():
             return None

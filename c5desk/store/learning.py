@@ -1,71 +1,40 @@
-"""Store methods for the learning loop: model versions, active learning, training examples, audit log."""
+"""Learning part of the store: what to annotate next, which corrections taught most, training examples.
+
+Read-only over the database and the object files, so a training process can use it while the app saves
+(WAL readers never block the writer). The ranking itself is c5desk.store.active's.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
 
-from c5desk.store import active, rows, versions
-from c5desk.store.records import (
-    LESION_LABELS,
-    AuditEntry,
-    ModelVersion,
-    StoreError,
-    Suggestion,
-    TrainingExample,
-    check_label,
+from c5desk.store import active, rows
+from c5desk.store.db import Database
+from c5desk.store.files import ObjectFiles
+from c5desk.store.records import LESION_LABELS, StoreError, Suggestion, TrainingExample, check_label
+
+_EXAMPLES_SQL = (
+    "SELECT a.*, f.case_id, f.split, f.grp, f.grey_file, f.mm_per_px_x, f.mm_per_px_y"
+    f" FROM ({rows.LATEST_ANNOTATIONS_SQL}) a JOIN frames f ON f.id = a.frame_id"
 )
 
-if TYPE_CHECKING:
-    from c5desk.store.db import Database
-    from c5desk.store.files import ObjectFiles
 
+class Learning:
+    """The active-learning queue and the training set, as the training loop reads them."""
 
-class LearningMixin:
-    _db: Database
-    _files: ObjectFiles
+    def __init__(self, db: Database, files: ObjectFiles) -> None:
+        self._db = db
+        self._files = files
 
-    # ---- model versions --------------------------------------------------------------------------------
-    def register_model_version(
-        self,
-        version: str,
-        parent: str | None = None,
-        metrics: dict[str, Any] | None = None,
-        activate: bool = False,
-    ) -> ModelVersion:
-        """Record a model version (idempotent); activate=True also makes it the active one."""
-        with self._db.write() as conn:
-            registered = versions.register(conn, version, parent, metrics)
-            if activate:
-                registered = versions.activate(conn, registered.id)
-        return registered
-
-    def activate_model_version(self, version: str) -> ModelVersion:
-        """Make a registered version the active one; rolling back is activating the parent."""
-        with self._db.write() as conn:
-            return versions.activate(conn, version)
-
-    def model_versions(self) -> list[ModelVersion]:
-        return [
-            versions.model_version(r)
-            for r in self._db.rows("SELECT * FROM model_versions ORDER BY created_utc, id")
-        ]
-
-    def active_model_version(self) -> ModelVersion | None:
-        row = self._db.row("SELECT * FROM model_versions WHERE active = 1")
-        return versions.model_version(row) if row else None
-
-    # ---- active learning -------------------------------------------------------------------------------
-    def next_most_useful(self, limit: int = 10) -> list[Suggestion]:
-        """Unannotated frames, most useful to annotate first (see c5desk.store.active for the score)."""
-        current = self.active_model_version()
-        return active.next_most_useful(self._db, current.id if current else None, limit)
+    def next_most_useful(self, limit: int = 10, model_version: str | None = None) -> list[Suggestion]:
+        """Unannotated frames, most useful to annotate first (see c5desk.store.active for the score), ranked
+        by the predictions of `model_version` (the model in use) where it scored them."""
+        return active.next_most_useful(self._db, model_version, limit)
 
     def hard_examples(self, limit: int = 100) -> list[tuple[int, float]]:
         """(frame_id, change) of annotated frames where clinicians changed the model's output most."""
         return active.hard_examples(self._db, limit)
 
-    # ---- training --------------------------------------------------------------------------------------
     def training_examples(
         self, split: str | None = None, labels: tuple[str, ...] = LESION_LABELS
     ) -> Iterator[TrainingExample]:
@@ -79,9 +48,7 @@ class LearningMixin:
             raise StoreError("training_examples needs at least one label")
         marks = ", ".join("?" for _ in wanted)
         sql = (
-            f"SELECT a.*, f.case_id, f.split, f.grp, f.grey_file, f.mm_per_px_x, f.mm_per_px_y"
-            f" FROM ({rows.LATEST_ANNOTATIONS_SQL}) a JOIN frames f ON f.id = a.frame_id"
-            f" WHERE a.label IN ({marks})"
+            f"{_EXAMPLES_SQL} WHERE a.label IN ({marks})"
             + (" AND f.split = ?" if split is not None else "")
             + " ORDER BY a.frame_id"
         )
@@ -99,20 +66,3 @@ class LearningMixin:
                 mm_per_px=scale,
                 revision=row["revision"],
             )
-
-    # ---- audit -----------------------------------------------------------------------------------------
-    def audit_log(
-        self, frame_id: int | None = None, action: str | None = None, limit: int | None = None
-    ) -> list[AuditEntry]:
-        """Audit entries, oldest first (the newest `limit` when given), optionally of one frame/action."""
-        clauses, params = [], []
-        if frame_id is not None:
-            clauses.append("frame_id = ?")
-            params.append(int(frame_id))
-        if action is not None:
-            clauses.append("action = ?")
-            params.append(action)
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        sql = f"SELECT * FROM audit{where} ORDER BY id DESC" + (" LIMIT ?" if limit is not None else "")
-        found = self._db.rows(sql, (*params, *((int(limit),) if limit is not None else ())))
-        return [versions.audit_entry(row) for row in reversed(found)]

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from c5desk.errors import C5Error
+from c5desk.errors import StoreError
 from c5desk.io.frame import Region
 
 LABELS = ("benign", "malignant", "normal", "unsure")
@@ -21,10 +21,6 @@ LESION_LABELS = ("benign", "malignant")
 MAX_NOTE_CHARS = 4000
 _CATEGORY = re.compile(r"^(?:(bi-?rads|ti-?rads|tr)\s*)?([0-6])([abc])?$", re.IGNORECASE)
 _TOKEN = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
-
-
-class StoreError(C5Error):
-    """The dataset store cannot do what was asked (missing store, bad input, corrupt file...)."""
 
 
 @dataclass(frozen=True)
@@ -87,10 +83,12 @@ class PredictionRecord:
 
 @dataclass(frozen=True)
 class ModelVersion:
+    """A model version the store's rows refer to, with its parent (which version is active is the model
+    catalogue's to say, not a dataset's)."""
+
     id: str
     parent: str | None
     metrics: dict[str, Any]
-    active: bool
     created_utc: str
 
 

@@ -91,7 +91,19 @@ CREATE TABLE audit (
 CREATE INDEX audit_frame ON audit(frame_id);
 """
 
-MIGRATIONS: list[str] = [_V1]
+# Which model is active is the model catalogue's to say (c5desk.model.catalog), one choice per
+# installation; a store keeps the versions its rows refer to and their lineage. The flag a store used to
+# keep is dropped, its last value kept in the audit log.
+_V2 = """
+INSERT INTO audit (time_utc, user, action, model_version, before)
+    SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 'c5desk', 'active_model_moved_to_catalogue', id,
+           '{"active": "' || id || '"}'
+    FROM model_versions WHERE active = 1;
+DROP INDEX model_versions_one_active;
+ALTER TABLE model_versions DROP COLUMN active;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -123,6 +135,18 @@ def migrate(conn: sqlite3.Connection) -> int:
 
 
 def _statements(script: str) -> list[str]:
-    """Split a migration into statements (executescript would commit the caller's transaction)."""
-    lines = [line.split("--", 1)[0] for line in script.splitlines()]
-    return [part.strip() for part in "\n".join(lines).split(";") if part.strip()]
+    """Split a migration into statements (executescript would commit the caller's transaction).
+
+    SQLite itself says where a statement ends (sqlite3.complete_statement), so a ';' inside a string
+    literal, a comment or a trigger body (BEGIN ...; ... END;) does not end one. Text after the last ';'
+    is a final statement, as sqlite3 would run it.
+    """
+    *pieces, rest = script.split(";")
+    statements, pending = [], ""
+    for piece in pieces:
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip())
+            pending = ""
+    statements.append((pending + rest).strip())
+    return [statement for statement in statements if statement.rstrip(";").strip()]

@@ -12,6 +12,17 @@ immutable), journal/frame-<id>.npz (unsaved edits). Nothing is ever deleted from
 annotation of a frame is a new revision, so history and audit stay complete. Files are written before
 the row that names them is committed (see files.py), so every row points to a complete file.
 
+Store is composed of parts over one Database, ObjectFiles and Journal, each given what it uses:
+  Frames (frames.py)             frames and cases                   db, files
+  Predictions (predictions.py)   model outputs, corrections        db, files, frames
+  Annotations (annotations.py)   clinician-final revisions          db, files, frames, predictions, journal
+  Autosave (autosave.py)         unsaved edits in the journal       journal, frames, annotations, audit log
+  ModelVersions, AuditLog (history.py)  lineage and who did what    db
+  Learning (learning.py)         next to annotate, training set     db, files
+  Integrity (integrity.py)       missing files, orphan sweep        db, files, journal
+Store opens, migrates and closes the database and keeps the public API, each method handing over to
+one part.
+
 One Store object may be used from several threads; several processes may use one folder at once (the
 app saving while training reads): SQLite's WAL and busy timeout serialise writers without errors.
 No Qt, no torch: the training process imports this too.
@@ -19,8 +30,8 @@ No Qt, no torch: the training process imports this too.
 
 from __future__ import annotations
 
-import json
 import sqlite3
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -28,26 +39,51 @@ from typing import Any
 import numpy as np
 
 from c5desk.io.frame import Frame
-from c5desk.io.ids import case_key, salt_fingerprint
-from c5desk.store import rows, schema
-from c5desk.store.annotating import AnnotatingMixin
+from c5desk.io.ids import salt_fingerprint
+from c5desk.store import schema
+from c5desk.store.annotations import Annotations
+from c5desk.store.autosave import Autosave
 from c5desk.store.db import Database
 from c5desk.store.files import SWEEP_MIN_AGE_S, ObjectFiles
+from c5desk.store.frames import Frames
+from c5desk.store.history import AuditLog, ModelVersions
+from c5desk.store.integrity import Integrity
 from c5desk.store.journal import Journal
-from c5desk.store.learning import LearningMixin
-from c5desk.store.records import FrameRecord, StoreError, check_token
-from c5desk.store.versions import audit, to_json, utc_now
+from c5desk.store.learning import Learning
+from c5desk.store.predictions import Predictions
+from c5desk.store.records import (
+    LESION_LABELS,
+    Annotation,
+    AuditEntry,
+    FrameRecord,
+    JournalEntry,
+    ModelVersion,
+    PredictionRecord,
+    StoreError,
+    Suggestion,
+    TrainingExample,
+)
+from c5desk.store.versions import audit, utc_now
 
 DATABASE = "c5desk-store.sqlite"
 
 
-class Store(AnnotatingMixin, LearningMixin):
+class Store:
+    """The dataset folder's API: opening and closing here, everything else handed to one part."""
+
     def __init__(self, folder: Path, db: Database) -> None:
         """Use Store.create or Store.open."""
         self.folder = folder
         self._db = db
-        self._files = ObjectFiles(folder)
-        self._journal = Journal(folder)
+        files, journal = ObjectFiles(folder), Journal(folder)
+        self._frames = Frames(db, files)
+        self._predictions = Predictions(db, files, self._frames)
+        self._annotations = Annotations(db, files, self._frames, self._predictions, journal)
+        self._audit_log = AuditLog(db)
+        self._autosave = Autosave(journal, self._frames, self._annotations, self._audit_log)
+        self._model_versions = ModelVersions(db)
+        self._learning = Learning(db, files)
+        self._integrity = Integrity(db, files, journal)
 
     # ---- lifecycle -------------------------------------------------------------------------------------
     @classmethod
@@ -80,24 +116,8 @@ class Store(AnnotatingMixin, LearningMixin):
         try:
             with db.read() as conn:
                 current = schema.current_version(conn)
-            if current == schema.SCHEMA_VERSION:  # the usual case: no write lock taken to open
-                return cls(folder, db)
-            with db.write() as conn:
-                old = schema.migrate(conn)
-                if new or old == 0:
-                    conn.execute(
-                        "INSERT OR IGNORE INTO store_info (key, value) VALUES ('created_utc', ?), "
-                        "('salt_fingerprint', ?)",
-                        (utc_now(), salt_fingerprint()),
-                    )
-                    audit(conn, "create_store", after={"schema_version": schema.SCHEMA_VERSION})
-                elif old < schema.SCHEMA_VERSION:
-                    audit(
-                        conn,
-                        "migrate_store",
-                        before={"schema_version": old},
-                        after={"schema_version": schema.SCHEMA_VERSION},
-                    )
+            if current != schema.SCHEMA_VERSION:  # the usual case (equal) takes no write lock to open
+                _migrate(db, new)
         except sqlite3.DatabaseError as exc:
             db.close()
             raise StoreError(f"{folder.name}: the store database is unreadable ({exc})") from exc
@@ -129,7 +149,7 @@ class Store(AnnotatingMixin, LearningMixin):
         """Group several writes into one transaction (nested uses become savepoints)."""
         return self._db.write()
 
-    # ---- frames ----------------------------------------------------------------------------------------
+    # ---- frames: Frames ----------------------------------------------------------------------------------
     def add_frame(
         self,
         frame: Frame,
@@ -139,128 +159,157 @@ class Store(AnnotatingMixin, LearningMixin):
         split: str | None = None,
         group: str | None = None,
     ) -> int:
-        """Store a frame (display pixels, model grey, calibration) and return its id.
-
-        Idempotent on frame.source_id. The case is `case_key` (an opaque salted key), else derived from
-        `source_path` (its DICOM study, else the file), else the frame alone. The path is never stored.
-        """
-        existing = self.frame_id_for(frame.source_id)
-        if existing is not None:
-            return existing
-        pixels, grey = _checked_pixels(frame)
-        key = case_key or self._case_key(frame, source_path)
-        split, group = check_token(split, "split"), check_token(group, "group")
-        image_file, grey_file = self._files.put(pixels), self._files.put(grey)
-        scale = frame.mm_per_px
-        with self._db.write() as conn:
-            again = conn.execute("SELECT id FROM frames WHERE source_id = ?", (frame.source_id,)).fetchone()
-            if again:  # another process added it meanwhile
-                return int(again[0])
-            conn.execute(
-                "INSERT OR IGNORE INTO cases (case_key, created_utc) VALUES (?, ?)", (key, utc_now())
-            )
-            case_id = conn.execute("SELECT id FROM cases WHERE case_key = ?", (key,)).fetchone()[0]
-            cursor = conn.execute(
-                "INSERT INTO frames (case_id, source_id, frame_index, height, width, mm_per_px_x,"
-                " mm_per_px_y, region, meta, image_file, grey_file, split, grp, added_utc)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    case_id, frame.source_id, int(frame.index), grey.shape[0], grey.shape[1],
-                    None if scale is None else float(scale[0]), None if scale is None else float(scale[1]),
-                    rows.region_json(frame.region), to_json(dict(frame.meta)) or "{}",
-                    image_file, grey_file, split, group, utc_now(),
-                ),
-            )  # fmt: skip
-            frame_id = int(cursor.lastrowid)
-            audit(conn, "add_frame", frame_id=frame_id, after={"case": rows.case_name(case_id)})
-        return frame_id
-
-    @staticmethod
-    def _case_key(frame: Frame, source_path: str | Path | None) -> str:
-        if source_path is not None:
-            from c5desk.store.identity import case_key_for  # pydicom only when a file is named
-
-            return case_key_for(source_path)
-        return case_key(f"frame:{frame.source_id}")
+        """Store a frame and return its id; idempotent on frame.source_id (see Frames.add)."""
+        return self._frames.add(frame, source_path=source_path, case_key=case_key, split=split, group=group)
 
     def frame_id_for(self, source_id: str) -> int | None:
-        row = self._db.row("SELECT id FROM frames WHERE source_id = ?", (source_id,))
-        return int(row[0]) if row else None
+        return self._frames.id_for(source_id)
 
     def frame_record(self, frame_id: int) -> FrameRecord:
-        row = self._db.row(f"{rows.FRAME_SQL} WHERE f.id = ?", (int(frame_id),))
-        if row is None:
-            raise StoreError(f"frame {frame_id} is not in this store")
-        return rows.frame_record(row)
+        return self._frames.record(frame_id)
 
     def frames(self) -> list[FrameRecord]:
-        return [rows.frame_record(row) for row in self._db.rows(f"{rows.FRAME_SQL} ORDER BY f.id")]
+        return self._frames.records()
 
     def frame_image(self, frame_id: int) -> np.ndarray:
-        """The stored display pixels (grey or RGB, uint8 or uint16), bit-identical to what was added."""
-        return self._files.get(self.frame_record(frame_id).image_file)
+        return self._frames.image(frame_id)
 
     def frame(self, frame_id: int) -> Frame:
-        """The stored frame rebuilt as a Frame (read-only arrays), for display, overlays or inference."""
-        record = self.frame_record(frame_id)
-        pixels, grey = self._files.get(record.image_file), self._files.get(record.grey_file)
-        pixels.flags.writeable = grey.flags.writeable = False
-        return Frame(
-            pixels, grey, record.frame_index, record.mm_per_px, record.region, record.source_id, record.meta
-        )
+        return self._frames.load(frame_id)
 
     def cases(self) -> list[dict[str, Any]]:
-        """[{id, case, frames, annotated}] — display names only, the salted keys stay inside."""
-        found = self._db.rows(
-            "SELECT c.id, COUNT(DISTINCT f.id), COUNT(DISTINCT a.frame_id) FROM cases c"
-            " LEFT JOIN frames f ON f.case_id = c.id LEFT JOIN annotations a ON a.frame_id = f.id"
-            " GROUP BY c.id ORDER BY c.id"
-        )
-        return [{"id": r[0], "case": rows.case_name(r[0]), "frames": r[1], "annotated": r[2]} for r in found]
+        return self._frames.cases()
 
-    # ---- integrity -------------------------------------------------------------------------------------
+    # ---- annotations: Annotations ------------------------------------------------------------------------
+    def save_annotation(
+        self,
+        frame_id: int,
+        mask: np.ndarray,
+        label: str,
+        category: str | None = None,
+        note: str = "",
+        model_version: str | None = None,
+        *,
+        action: str = "save_annotation",
+    ) -> Annotation:
+        """Save the frame's next annotation revision; clears its autosave (see Annotations.save)."""
+        return self._annotations.save(frame_id, mask, label, category, note, model_version, action=action)
+
+    def annotation(self, frame_id: int, revision: int | None = None) -> Annotation | None:
+        return self._annotations.get(frame_id, revision)
+
+    def annotation_history(self, frame_id: int) -> list[Annotation]:
+        return self._annotations.history(frame_id)
+
+    def annotations(self, labels: tuple[str, ...] | None = None) -> list[Annotation]:
+        return self._annotations.latest(labels)
+
+    def mask(self, frame_id: int, revision: int | None = None) -> np.ndarray | None:
+        return self._annotations.mask(frame_id, revision)
+
+    # ---- predictions: Predictions ------------------------------------------------------------------------
+    def add_prediction(
+        self,
+        frame_id: int,
+        model_version: str,
+        p_malignant: float,
+        uncertainty: float,
+        mask: np.ndarray,
+        label: str | None = None,
+    ) -> PredictionRecord:
+        return self._predictions.add(frame_id, model_version, p_malignant, uncertainty, mask, label)
+
+    def prediction(self, frame_id: int, model_version: str | None = None) -> PredictionRecord | None:
+        return self._predictions.newest(frame_id, model_version)
+
+    def predictions(self, frame_id: int) -> list[PredictionRecord]:
+        return self._predictions.of_frame(frame_id)
+
+    def prediction_mask(self, prediction: PredictionRecord) -> np.ndarray:
+        return self._predictions.mask(prediction)
+
+    # ---- autosave journal: Autosave ----------------------------------------------------------------------
+    def journal_write(
+        self, frame_id: int, mask: np.ndarray, label: str, category: str | None = None, note: str = ""
+    ) -> None:
+        self._autosave.write(frame_id, mask, label, category, note)
+
+    def journal_entries(self) -> list[JournalEntry]:
+        return self._autosave.entries()
+
+    def journal_entry(self, frame_id: int) -> JournalEntry | None:
+        """One frame's autosaved edits, reading only its entry; same rules as journal_entries()."""
+        return self._autosave.entry(frame_id)
+
+    def journal_recover(self, frame_id: int, model_version: str | None = None) -> Annotation:
+        return self._autosave.recover(frame_id, model_version)
+
+    def journal_discard(self, frame_id: int) -> bool:
+        return self._autosave.discard(frame_id)
+
+    # ---- model versions and audit: ModelVersions, AuditLog -----------------------------------------------
+    def register_model_version(
+        self, version: str, parent: str | None = None, metrics: dict[str, Any] | None = None
+    ) -> ModelVersion:
+        return self._model_versions.register(version, parent, metrics)
+
+    def model_versions(self) -> list[ModelVersion]:
+        return self._model_versions.all()
+
+    def audit_log(
+        self, frame_id: int | None = None, action: str | None = None, limit: int | None = None
+    ) -> list[AuditEntry]:
+        return self._audit_log.entries(frame_id, action, limit)
+
+    def log_action(
+        self,
+        action: str,
+        *,
+        before: dict | None = None,
+        after: dict | None = None,
+        model_version: str | None = None,
+    ) -> None:
+        """Add an audit entry for work done outside the store's own methods (an export, an activation)."""
+        self._audit_log.record(action, before=before, after=after, model_version=model_version)
+
+    # ---- learning: Learning ------------------------------------------------------------------------------
+    def next_most_useful(self, limit: int = 10, model_version: str | None = None) -> list[Suggestion]:
+        return self._learning.next_most_useful(limit, model_version)
+
+    def hard_examples(self, limit: int = 100) -> list[tuple[int, float]]:
+        return self._learning.hard_examples(limit)
+
+    def training_examples(
+        self, split: str | None = None, labels: tuple[str, ...] = LESION_LABELS
+    ) -> Iterator[TrainingExample]:
+        return self._learning.training_examples(split, labels)
+
+    # ---- integrity: Integrity ----------------------------------------------------------------------------
     def referenced_files(self) -> set[str]:
-        found: set[str] = set()
-        for sql in (
-            "SELECT image_file FROM frames UNION SELECT grey_file FROM frames",
-            "SELECT mask_file FROM annotations UNION SELECT mask_file FROM predictions",
-        ):
-            found.update(row[0] for row in self._db.rows(sql))
-        return found
+        return self._integrity.referenced_files()
 
     def check(self) -> list[str]:
-        """SQLite integrity and foreign-key problems and rows naming a missing file; [] when sound."""
-        problems = self._db.integrity_problems()
-        problems += [
-            f"missing file {name}" for name in sorted(self.referenced_files()) if not self._files.exists(name)
-        ]
-        return problems
+        return self._integrity.check()
 
     def sweep_orphans(self, min_age_s: float = SWEEP_MIN_AGE_S) -> int:
-        """Remove files no row names (left by a crash before commit) once older than min_age_s."""
-        removed = self._files.sweep(self.referenced_files(), min_age_s)
-        self._journal.sweep_temporaries()
-        return removed
-
-    def log_action(self, action: str, *, before: dict | None = None, after: dict | None = None) -> None:
-        """Add an audit entry for work done outside the store's own methods (an export, an import)."""
-        with self._db.write() as conn:
-            audit(conn, action, before=before, after=after)
+        return self._integrity.sweep_orphans(min_age_s)
 
 
-def _checked_pixels(frame: Frame) -> tuple[np.ndarray, np.ndarray]:
-    pixels, grey = np.asarray(frame.pixels), np.asarray(frame.grey)
-    if grey.ndim != 2 or grey.dtype != np.uint8 or min(grey.shape) < 1:
-        raise StoreError(
-            f"frame grey image must be a non-empty (H, W) uint8 array, got {grey.dtype} {grey.shape}"
-        )
-    if (
-        pixels.shape[:2] != grey.shape
-        or pixels.ndim not in (2, 3)
-        or (pixels.ndim == 3 and pixels.shape[2] != 3)
-    ):
-        raise StoreError(f"frame pixels {pixels.shape} do not match its grey image {grey.shape}")
-    if pixels.dtype not in (np.uint8, np.uint16):
-        raise StoreError(f"frame pixels must be uint8 or uint16, got {pixels.dtype}")
-    json.dumps(dict(frame.meta), default=str)  # fails early on unserialisable metadata
-    return pixels, grey
+def _migrate(db: Database, new: bool) -> None:
+    """Bring the schema up to date in one write transaction, recording the creation or the migration."""
+    with db.write() as conn:
+        old = schema.migrate(conn)
+        if new or old == 0:
+            conn.execute(
+                "INSERT OR IGNORE INTO store_info (key, value) VALUES ('created_utc', ?), "
+                "('salt_fingerprint', ?)",
+                (utc_now(), salt_fingerprint()),
+            )
+            audit(conn, "create_store", after={"schema_version": schema.SCHEMA_VERSION})
+        elif old < schema.SCHEMA_VERSION:
+            audit(
+                conn,
+                "migrate_store",
+                before={"schema_version": old},
+                after={"schema_version": schema.SCHEMA_VERSION},
+            )

@@ -1,4 +1,5 @@
-"""Model versions (id, parent, metrics, one active) and the audit log, over an open write transaction.
+"""Model versions (id, parent, metrics: the lineage of what produced the store's predictions) and the audit
+log, over an open write transaction.
 
 Every audit entry names the OS user, the UTC time, the action, a before/after summary (small JSON, never
 pixels) and the model version involved, so "who changed this outline, when, and against which model"
@@ -89,7 +90,6 @@ def model_version(row: sqlite3.Row) -> ModelVersion:
         id=row["id"],
         parent=row["parent"],
         metrics=from_json(row["metrics"]) or {},
-        active=bool(row["active"]),
         created_utc=row["created_utc"],
     )
 
@@ -112,27 +112,8 @@ def register(
         if find_version(conn, parent) is None:
             raise StoreError(f"parent model version {parent!r} is not registered")
     conn.execute(
-        "INSERT INTO model_versions (id, parent, metrics, active, created_utc) VALUES (?, ?, ?, 0, ?)",
+        "INSERT INTO model_versions (id, parent, metrics, created_utc) VALUES (?, ?, ?, ?)",
         (version, parent, to_json(metrics or {}), utc_now()),
     )
     audit(conn, "register_model", model_version=version, after={"parent": parent, "metrics": metrics or {}})
-    return find_version(conn, version)  # type: ignore[return-value]
-
-
-def activate(conn: sqlite3.Connection, version: str) -> ModelVersion:
-    """Make `version` the one active model (rollback = activate the parent)."""
-    version = check_version_id(version)
-    target = find_version(conn, version)
-    if target is None:
-        raise StoreError(f"model version {version!r} is not registered")
-    previous = conn.execute("SELECT id FROM model_versions WHERE active = 1").fetchone()
-    conn.execute("UPDATE model_versions SET active = 0 WHERE active = 1")
-    conn.execute("UPDATE model_versions SET active = 1 WHERE id = ?", (version,))
-    audit(
-        conn,
-        "activate_model",
-        model_version=version,
-        before={"active": previous[0] if previous else None},
-        after={"active": version},
-    )
     return find_version(conn, version)  # type: ignore[return-value]

@@ -62,7 +62,7 @@ def make_window(qtbot, tiny_bundle: Path, tmp_path: Path, messages):
         options = {
             "bundle": tiny_bundle,
             "device": "cpu",
-            "backend": "torch",
+            "backend": "torch",  # no CPU timing in every test window
             "store_folder": tmp_path / "dataset",
             "prefs": Prefs(tmp_path / "gui.json"),
         }

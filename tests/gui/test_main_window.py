@@ -20,7 +20,7 @@ SAMPLE = RESOURCES / "samples" / "bus_sample.png"
 @pytest.fixture
 def window(qtbot):
     create_application()
-    win = MainWindow()
+    win = MainWindow(load_model=False)  # the model's own tests are in test_reading_flow.py
     qtbot.addWidget(win)
     win.show()
     return win
@@ -35,7 +35,7 @@ def warnings(monkeypatch) -> list[str]:
 
 def test_opens_the_bundled_sample(window) -> None:
     assert window.open_path(str(SAMPLE))
-    shown = window.image_item.image
+    shown = window.canvas.image_item.image
     assert shown is not None and shown.shape == window.session.frame.pixels.shape
     assert "uncalibrated" in window.statusBar().currentMessage()
 

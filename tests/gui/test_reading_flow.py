@@ -150,7 +150,7 @@ def test_accept_ai_saves_in_one_key(qtbot, make_window, tmp_path) -> None:
 
 def test_no_trained_model_is_said_plainly(qtbot, make_window, monkeypatch, tmp_path) -> None:
     monkeypatch.delenv("C5DESK_MODEL", raising=False)
-    monkeypatch.setattr("c5desk.bundles.SHIPPED_MODELS", tmp_path / "no-models")
+    monkeypatch.setattr("c5desk.model.catalog.SHIPPED_MODELS", tmp_path / "no-models")
     window = make_window(bundle=None)
     badge = window.score_panel.model_badge
     qtbot.waitUntil(lambda: "No trained model" in badge.text(), timeout=30_000)

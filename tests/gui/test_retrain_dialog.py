@@ -21,6 +21,7 @@ from c5desk.gui.dialog_parts import format_eta
 from c5desk.gui.process_runner import parse_json_line
 from c5desk.gui.retrain_dialog import RetrainDialog
 from c5desk.model.bundle import make_random_bundle
+from c5desk.model.catalog import Catalog
 from c5desk.store import Store
 
 FAKE_TRAINER = textwrap.dedent(
@@ -89,13 +90,16 @@ def setup(tmp_path: Path, bundles: Path, qtbot):
     script = tmp_path / "fake_trainer.py"
     script.write_text(FAKE_TRAINER, encoding="utf-8")
 
+    catalog = Catalog(models, tmp_path / "shipped")
+
     def make(mode: str, grace_s: float = 5.0, command: list[str] | None = None) -> RetrainDialog:
         command = command or [sys.executable, str(script), mode, "{cancel_file}", str(models / "cand")]
-        dialog = RetrainDialog(None, tmp_path / "store", models / "base", models, command, grace_s=grace_s)
+        dialog = RetrainDialog(None, tmp_path / "store", models / "base", catalog, command, grace_s=grace_s)
         qtbot.addWidget(dialog)
         dialog.show()
         return dialog
 
+    make.catalog = catalog
     return make, tmp_path, models
 
 
@@ -110,7 +114,7 @@ def assert_idle_buttons(dialog: RetrainDialog) -> None:
     assert not dialog.cancel_button.isEnabled()
 
 
-def test_successful_run_plots_curves_and_activates_in_the_store(setup, qtbot) -> None:
+def test_successful_run_plots_curves_and_activates_the_new_version(setup, qtbot) -> None:
     make, tmp_path, models = setup
     dialog = make("ok")
     run_to_end(dialog, qtbot)
@@ -130,11 +134,14 @@ def test_successful_run_plots_curves_and_activates_in_the_store(setup, qtbot) ->
     with qtbot.waitSignal(dialog.activated, timeout=5000) as signal:
         dialog.activate_button.click()
     assert signal.args == ["random-cand", str(models / "cand")]
+    assert make.catalog.active_version() == "random-cand"  # what the app and the CLI load from now on
     with Store.open(tmp_path / "store") as store:
-        active = store.active_model_version()
-        assert active is not None and active.id == "random-cand" and active.parent == "random-base"
-        assert active.metrics["corrections"]["dice"] == 0.75
-        assert {v.id for v in store.model_versions()} == {"random-base", "random-cand"}
+        recorded = {v.id: v for v in store.model_versions()}
+        assert (
+            set(recorded) == {"random-base", "random-cand"}
+            and recorded["random-cand"].parent == "random-base"
+        )
+        assert store.audit_log(action="activate_model")[-1].after == {"active": "random-cand"}
     assert not dialog.activate_button.isEnabled() and dialog.start_button.isEnabled()
     assert dialog.status.kind == "ok"
 
@@ -167,6 +174,7 @@ def test_cancel_writes_the_cancel_file_and_the_run_stops(setup, qtbot) -> None:
     assert_idle_buttons(dialog)
     with Store.open(tmp_path / "store") as store:
         assert store.model_versions() == []
+    assert make.catalog.active_version() is None
 
 
 def test_a_process_that_ignores_the_cancel_file_is_interrupted(setup, qtbot) -> None:
@@ -190,7 +198,7 @@ def test_a_crash_mid_line_is_reported(setup, qtbot) -> None:
 
 
 def test_a_rejected_version_cannot_be_activated_but_can_be_discarded(setup, qtbot) -> None:
-    make, tmp_path, models = setup
+    make, _, models = setup
     dialog = make("reject")
     run_to_end(dialog, qtbot)
     assert "Rejected" in dialog.verdict_panel.verdict_line.text()
@@ -199,8 +207,7 @@ def test_a_rejected_version_cannot_be_activated_but_can_be_discarded(setup, qtbo
     assert not (models / "cand").exists() and (models / "base").exists()
     assert not dialog.discard_button.isEnabled()
     assert_idle_buttons(dialog)
-    with Store.open(tmp_path / "store") as store:
-        assert store.active_model_version() is None
+    assert make.catalog.active_version() is None and "random-cand" not in make.catalog.scan().entries
 
 
 def test_a_program_that_cannot_start_gives_a_message(setup, qtbot, tmp_path: Path) -> None:
@@ -224,7 +231,7 @@ def test_closing_stops_a_running_training(setup, qtbot) -> None:
 
 def test_default_command_runs_the_training_package(setup) -> None:
     _, tmp_path, models = setup
-    dialog = RetrainDialog(None, tmp_path / "store", models / "base", models)
+    dialog = RetrainDialog(None, tmp_path / "store", models / "base", Catalog(models))
     command = dialog.build_command(tmp_path / "cancel")
     assert command[:4] == [sys.executable, "-m", "training", "retrain"]
     assert command[command.index("--cancel-file") + 1] == str(tmp_path / "cancel")
@@ -237,7 +244,7 @@ def test_the_real_training_package_reports_a_bad_base_as_a_message(setup, qtbot)
     """The default command, end to end: the training CLI's error event reaches the dialog as a message."""
     pytest.importorskip("training.cli")
     _, tmp_path, models = setup
-    dialog = RetrainDialog(None, tmp_path / "store", tmp_path / "no-such-bundle", models)
+    dialog = RetrainDialog(None, tmp_path / "store", tmp_path / "no-such-bundle", Catalog(models))
     qtbot.addWidget(dialog)
     run_to_end(dialog, qtbot, timeout_ms=180_000)
     assert dialog.status.kind == "error" and dialog.status.text().startswith("Retraining failed: ")

@@ -17,6 +17,7 @@ from c5desk.gui.app import create_application
 from c5desk.gui.retrain_dialog import RetrainDialog
 from c5desk.io import open_source
 from c5desk.model.bundle import read_spec
+from c5desk.model.catalog import Catalog
 from c5desk.store import Store
 from training.cli import main as training_main
 
@@ -49,7 +50,8 @@ def test_retrain_dialog_runs_real_training_and_activates(tmp_path: Path, qtbot) 
     command += ["--out", str(models), "--progress", "json", "--cancel-file", "{cancel_file}", "--epochs", "2"]
     command += ["--margin", "1", "--tolerance", "1", "--threads", "1", "--version", "tiny-r1"]
     command += ["--work", str(tmp_path / "work")]  # never resume another run's checkpoint
-    dialog = RetrainDialog(None, tmp_path / "store", base, models, command)
+    catalog = Catalog(models, tmp_path / "shipped")
+    dialog = RetrainDialog(None, tmp_path / "store", base, catalog, command)
     qtbot.addWidget(dialog)
     dialog.show()
     dialog.start_button.click()
@@ -59,5 +61,6 @@ def test_retrain_dialog_runs_real_training_and_activates(tmp_path: Path, qtbot) 
     with qtbot.waitSignal(dialog.activated, timeout=10_000) as signal:
         dialog.activate_button.click()
     assert signal.args[0] == "tiny-r1" and read_spec(Path(signal.args[1])).parent == "tiny-base"
+    assert catalog.active_version() == "tiny-r1" and catalog.active().folder == models / "tiny-r1"
     with Store.open(tmp_path / "store") as store:
-        assert store.active_model_version().id == "tiny-r1"
+        assert {v.id: v.parent for v in store.model_versions()}["tiny-r1"] == "tiny-base"

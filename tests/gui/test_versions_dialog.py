@@ -1,4 +1,5 @@
-"""Versions dialog over a real store and real bundles: list, activate, roll back, refuse what cannot load."""
+"""Versions dialog over the model catalogue, a real store and real bundles: list, activate, roll back, refuse
+what cannot load."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from c5desk.gui.app import create_application
-from c5desk.gui.versions_dialog import VersionsDialog, rollback_target
+from c5desk.gui.versions_dialog import VersionsDialog
 from c5desk.model.bundle import make_random_bundle
+from c5desk.model.catalog import Catalog
 from c5desk.store import Store
 
 
@@ -33,16 +35,16 @@ def bundle_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def setup(tmp_path: Path, bundle_template: Path, qtbot, monkeypatch):
     create_application()
-    monkeypatch.setattr("c5desk.bundles.SHIPPED_MODELS", tmp_path / "shipped")  # none shipped here
     models = tmp_path / "models"
     shutil.copytree(bundle_template, models)
+    catalog = Catalog(models, tmp_path / "shipped")  # none shipped here
     store = Store.create(tmp_path / "store")
-    store.register_model_version("random-base", metrics={"replay": {"dice": 0.8}}, activate=True)
+    catalog.activate("random-base", store)
     store.register_model_version("random-lost", parent="random-base")  # its bundle is gone
-    dialog = VersionsDialog(None, store, models)
+    dialog = VersionsDialog(None, catalog, store)
     qtbot.addWidget(dialog)
     dialog.show()
-    yield dialog, store, models
+    yield dialog, store, catalog
     store.close()
 
 
@@ -59,58 +61,60 @@ def test_shipped_bundles_are_listed_beside_retrained_ones(tmp_path, qtbot, monke
     create_application()
     shipped = tmp_path / "shipped"
     make_random_bundle(shipped / "factory", input_size=32, version="random-factory")
-    monkeypatch.setattr("c5desk.bundles.SHIPPED_MODELS", shipped)
     with Store.create(tmp_path / "store") as store:
-        dialog = VersionsDialog(None, store, tmp_path / "user-models")
+        dialog = VersionsDialog(None, Catalog(tmp_path / "user-models", shipped), store)
         qtbot.addWidget(dialog)
-        assert "random-factory" in table(dialog)
+        row = table(dialog)["random-factory"]
+        assert row[0] == "● active" and row[6] == "factory (shipped)"  # the only one: the default
 
 
-def test_lists_registered_versions_and_bundles(setup) -> None:
+def test_lists_installed_versions_and_the_dataset_s(setup) -> None:
     dialog, _, _ = setup
     rows = table(dialog)
     assert set(rows) == {"random-base", "random-v1", "random-orphan", "random-lost"}
     assert rows["random-base"][0] == "● active" and rows["random-v1"][0] == ""
-    assert rows["random-base"][4] == "replay.dice=0.8" and rows["random-base"][6] == "registered"
-    assert rows["random-v1"][3] == "random-base" and rows["random-v1"][6] == "bundle only"
-    assert rows["random-lost"][5] == "— missing"
+    assert rows["random-base"][7] == "yes" and rows["random-v1"][7] == ""  # recorded on activation
+    assert rows["random-v1"][3] == "random-base" and rows["random-v1"][6] == "v1 (user)"
+    assert rows["random-lost"][6] == "— missing"
     assert dialog.status.kind == "warn" and "broken" in dialog.status.text()
     assert not dialog.rollback_button.isEnabled()  # base has no parent and was never replaced
 
 
 def test_activate_a_bundle_then_roll_back_to_its_parent(setup, qtbot) -> None:
-    dialog, store, models = setup
+    dialog, store, catalog = setup
     dialog.select_version("random-v1")
     assert dialog.activate_button.isEnabled()
     with qtbot.waitSignal(dialog.activated, timeout=3000) as signal:
         dialog.activate_button.click()
-    assert signal.args == ["random-v1", str(models / "v1")]
-    active = store.active_model_version()
-    assert active.id == "random-v1" and active.parent == "random-base"
-    assert table(dialog)["random-v1"][0] == "● active" and table(dialog)["random-v1"][6] == "registered"
+    assert signal.args == ["random-v1", str(catalog.user_dir / "v1")]
+    assert catalog.active_version() == "random-v1"
+    recorded = {v.id: v for v in store.model_versions()}
+    assert recorded["random-v1"].parent == "random-base"  # the dataset keeps the lineage
+    [entry] = store.audit_log(action="activate_model")[-1:]
+    assert entry.before == {"active": "random-base"} and entry.after == {"active": "random-v1"}
+    assert table(dialog)["random-v1"][0] == "● active" and table(dialog)["random-v1"][7] == "yes"
     assert dialog.rollback_button.isEnabled()
     with qtbot.waitSignal(dialog.activated, timeout=3000) as signal:
         dialog.rollback_button.click()
-    assert signal.args == ["random-base", str(models / "base")]
-    assert store.active_model_version().id == "random-base"
+    assert signal.args == ["random-base", str(catalog.user_dir / "base")]
+    assert catalog.active_version() == "random-base"
     assert "Rolled back to random-base" in dialog.status.text()
 
 
 def test_roll_back_without_parent_returns_to_the_previous_active(setup, qtbot) -> None:
-    dialog, store, _ = setup
-    assert dialog.activate_version("random-orphan")
-    orphan = store.active_model_version()
-    assert orphan.id == "random-orphan" and orphan.parent is None  # its parent was never registered
-    assert rollback_target(store) == "random-base"
+    dialog, _, catalog = setup
+    assert dialog.activate_version("random-orphan")  # its parent is not installed
+    assert catalog.active_version() == "random-orphan"
+    assert catalog.rollback_target() == "random-base"
     dialog.roll_back()
-    assert store.active_model_version().id == "random-base"
+    assert catalog.active_version() == "random-base"
 
 
 def test_a_version_without_bundle_is_not_activated(setup, qtbot) -> None:
-    dialog, store, _ = setup
+    dialog, _, catalog = setup
     dialog.select_version("random-lost")
     with qtbot.assertNotEmitted(dialog.activated):
         dialog.activate_button.click()
-    assert dialog.status.kind == "error" and "not in" in dialog.status.text()
-    assert store.active_model_version().id == "random-base"
+    assert dialog.status.kind == "error" and "not installed" in dialog.status.text()
+    assert catalog.active_version() == "random-base"
     assert dialog.refresh_button.isEnabled() and dialog.close_button.isEnabled()

@@ -136,15 +136,6 @@ def test_help_lists_every_shortcut(qtbot, make_window) -> None:
         assert len(bound) == len(act.shortcuts)
 
 
-def test_missing_dialog_says_not_available(qtbot, make_window, messages, monkeypatch) -> None:
-    window = make_window(load_model=False)
-    monkeypatch.setitem(
-        sys.modules["c5desk.gui.main_window"].DIALOGS, "export", ("c5desk.gui.no_such_dialog", "ExportDialog")
-    )
-    window.actions["export"].trigger()
-    assert "not available yet" in messages.of("information")[0]
-
-
 def test_dialogs_get_the_agreed_arguments_and_activation_reloads(qtbot, make_window, monkeypatch) -> None:
     class FakeDialog(QtWidgets.QDialog):
         activated = QtCore.Signal(str, str)
@@ -160,13 +151,27 @@ def test_dialogs_get_the_agreed_arguments_and_activation_reloads(qtbot, make_win
     window = make_window()
     wait_for_model(qtbot, window)
     window.actions["versions"].trigger()
-    store, models_dir = FakeDialog.made[-1]
-    assert store is window.session.store and isinstance(models_dir, Path)
+    catalog, store = FakeDialog.made[-1]
+    assert store is window.session.store and catalog is window.models.catalog
     bundle = window.link.bundle
-    window._dialogs["versions"].activated.emit("v2", str(bundle))
+    window.models.dialogs["versions"].activated.emit("v2", str(bundle))
     assert window.link.loading
     wait_for_model(qtbot, window)
-    assert window.prefs["bundle"] == str(bundle)
+    assert window.link.bundle == bundle and "activated" in window.statusBar().currentMessage()
+
+
+def test_choosing_a_bundle_makes_it_the_active_model(qtbot, make_window, tiny_bundle, tmp_path) -> None:
+    """Model → Choose model bundle… goes through the catalogue: the next start (and the CLI) use it too."""
+    from c5desk.model.catalog import Catalog
+
+    catalog = Catalog(tmp_path / "models", tmp_path / "shipped")
+    window = make_window(catalog=catalog)
+    wait_for_model(qtbot, window)
+    assert window.models.activate_folder(tiny_bundle)
+    assert catalog.active().folder == tiny_bundle.resolve()
+    qtbot.waitUntil(lambda: not window.link.loading, timeout=60_000)
+    assert window.link.bundle == tiny_bundle.resolve() and window.link.predictor is not None
+    assert not [key for key in window.prefs._values if key == "bundle"]  # no second source of truth
 
 
 def test_keyboard_shortcut_reaches_the_action(qtbot, make_window) -> None:

@@ -131,18 +131,36 @@ def test_predictions_are_kept_apart_from_annotations(store):
         store.add_prediction(frame_id, "c5net-1", 1.5, 0.1, model_mask)
 
 
-def test_model_versions_register_activate_and_roll_back(store):
-    store.register_model_version("base", metrics={"dice": 0.7}, activate=True)
-    store.register_model_version("tuned", parent="base", metrics={"dice": 0.75}, activate=True)
-    assert store.active_model_version().id == "tuned"
-    store.activate_model_version(store.active_model_version().parent)  # roll back
+def test_model_versions_keep_their_lineage(store):
+    store.register_model_version("base", metrics={"dice": 0.7})
+    store.register_model_version("tuned", parent="base", metrics={"dice": 0.75})
+    assert store.register_model_version("tuned", parent=None).parent == "base"  # idempotent, unchanged
     versions = {v.id: v for v in store.model_versions()}
-    assert versions["base"].active and not versions["tuned"].active
     assert versions["tuned"].parent == "base" and versions["tuned"].metrics == {"dice": 0.75}
     with pytest.raises(StoreError, match="parent model version 'nope'"):
         store.register_model_version("orphan", parent="nope")
-    with pytest.raises(StoreError, match="not registered"):
-        store.activate_model_version("ghost")
+
+
+def test_a_version_1_store_hands_its_active_model_to_the_audit_log(tmp_path, monkeypatch):
+    """Which model is active moved to the model catalogue; the flag an older store kept is recorded."""
+    folder = tmp_path / "old"
+    current = schema.MIGRATIONS
+    monkeypatch.setattr(schema, "MIGRATIONS", current[:1])
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 1)
+    with Store.create(folder) as store:
+        store.register_model_version("base")
+    conn = sqlite3.connect(folder / DATABASE)
+    conn.execute("UPDATE model_versions SET active = 1 WHERE id = 'base'")
+    conn.commit()
+    conn.close()
+    monkeypatch.setattr(schema, "MIGRATIONS", current)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", len(current))
+    with Store.open(folder) as store:
+        assert store.schema_version() == SCHEMA_VERSION == 2
+        [moved] = store.audit_log(action="active_model_moved_to_catalogue")
+        assert moved.model_version == "base" and moved.before == {"active": "base"}
+        assert [v.id for v in store.model_versions()] == ["base"]
+        assert store.check() == []
 
 
 def test_audit_records_user_time_action_summary_and_model(store):
@@ -208,6 +226,40 @@ def test_an_older_store_is_migrated_on_open(tmp_path, monkeypatch):
     conn = sqlite3.connect(folder / DATABASE)
     assert conn.execute("SELECT reviewed FROM annotations").fetchall() == [(0,)]
     conn.close()
+
+
+_TRIGGER_MIGRATION = """
+-- a review log kept by a trigger; this comment has a ';' and the literals below have ';' and '--'
+CREATE TABLE review_log (frame_id INTEGER NOT NULL, note TEXT NOT NULL);
+CREATE TRIGGER annotations_reviewed AFTER INSERT ON annotations
+BEGIN
+    INSERT INTO review_log (frame_id, note) VALUES (NEW.frame_id, 'saved; -- not a comment');
+    INSERT INTO review_log (frame_id, note) VALUES (NEW.frame_id, 'second;statement');
+END;
+INSERT INTO store_info (key, value) VALUES ('review_note', 'a;b -- c'); -- trailing comment
+"""
+
+
+def test_migration_statements_are_split_where_sqlite_ends_them(tmp_path, monkeypatch):
+    """A trigger body and literals holding ';' or '--' stay whole (the split is SQLite's, not by hand)."""
+    statements = schema._statements(_TRIGGER_MIGRATION)
+    [trigger] = [s for s in statements if "CREATE TRIGGER" in s]
+    assert trigger.endswith("END;") and "'second;statement');" in trigger
+    assert "INSERT INTO store_info (key, value) VALUES ('review_note', 'a;b -- c');" in statements
+    folder = tmp_path / "s"
+    with Store.create(folder) as store:
+        frame_id = store.add_frame(synthetic_frame(10))
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, _TRIGGER_MIGRATION])
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    with Store.open(folder) as store:
+        assert store.schema_version() == SCHEMA_VERSION + 1
+        assert store.info()["review_note"] == "a;b -- c"
+        store.save_annotation(frame_id, blob_mask(10), "benign")
+        assert store.check() == []
+    conn = sqlite3.connect(folder / DATABASE)
+    notes = conn.execute("SELECT frame_id, note FROM review_log ORDER BY rowid").fetchall()
+    conn.close()
+    assert notes == [(frame_id, "saved; -- not a comment"), (frame_id, "second;statement")]
 
 
 def test_store_imports_without_torch_or_qt():

@@ -47,14 +47,14 @@ def test_unannotated_frames_ranked_by_uncertainty_then_unscored(store):
     assert len(store.next_most_useful(limit=2)) == 2
 
 
-def test_active_model_prediction_counts_over_older_ones(store):
+def test_the_model_in_use_counts_over_older_ones(store):
     first, second = _add(store, 1, "a"), _add(store, 2, "b")
     store.add_prediction(first, "old", 0.5, 0.95, blob_mask(1))
     store.add_prediction(first, "new", 0.5, 0.10, blob_mask(1))
     store.add_prediction(second, "new", 0.5, 0.50, blob_mask(2))
-    store.add_prediction(first, "old", 0.5, 0.96, blob_mask(1))  # newest row, but not the active model
-    store.activate_model_version("new")
-    assert [s.frame_id for s in store.next_most_useful()] == [second, first]
+    store.add_prediction(first, "old", 0.5, 0.96, blob_mask(1))  # newest row, but not the model in use
+    assert [s.frame_id for s in store.next_most_useful(model_version="new")] == [second, first]
+    assert [s.frame_id for s in store.next_most_useful()] == [first, second]  # newest predictions
 
 
 def test_clinician_corrections_raise_the_rest_of_their_case(store):

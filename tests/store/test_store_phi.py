@@ -103,7 +103,7 @@ def _occurs(value: str, data: bytes) -> bool:
 def _annotate_everything(store_dir: Path) -> int:
     with Store.open(store_dir) as store:
         frames = store.frames()
-        store.register_model_version("c5net-test", metrics={"auc": 0.9}, activate=True)
+        store.register_model_version("c5net-test", metrics={"auc": 0.9})
         for number, record in enumerate(frames):
             mask = blob_mask(number, (record.height, record.width), noise=30)
             store.add_prediction(

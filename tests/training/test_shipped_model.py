@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from c5desk.bundles import SHIPPED_MODELS, default_bundle
 from c5desk.model.bundle import load_bundle
+from c5desk.model.catalog import SHIPPED_MODELS, default_bundle
 from training.evaluate import evaluate
 
 CARD_KEYS = ("dice", "iou", "hd95", "auc", "accuracy", "sensitivity", "specificity")

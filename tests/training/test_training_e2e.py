@@ -13,6 +13,7 @@ import pytest
 from synthetic_lesions import FAST, json_events, lesion_frame, write_folder
 
 from c5desk.model.bundle import read_spec
+from c5desk.model.catalog import Catalog
 from training.cli import main
 
 
@@ -110,6 +111,10 @@ def test_retrain_publishes_a_child_and_leaves_the_base_untouched(base, tmp_path,
     assert child.parent == "tiny-base" and child.training["stage"] == "retrain"
     assert (models / "tiny-r1" / "replay" / "labels.csv").is_file()
     assert digest(bundle) == before
+    # published means listed: `c5desk models` and Model → Versions… see it, and it can be activated
+    assert verdict["catalogue"].startswith("added to the model catalogue")
+    assert Catalog().get("tiny-r1").folder == (models / "tiny-r1").resolve()
+    assert Catalog().active_version() is None  # activating stays the user's decision
 
 
 def test_retrain_rejected_by_the_gate_publishes_nothing(base, tmp_path, capsys) -> None:

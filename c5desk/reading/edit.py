@@ -21,16 +21,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from c5desk.errors import C5Error
+from c5desk.errors import EditError
 
 # Enough for hundreds of strokes on a large frame; the oldest steps go first.
 DEFAULT_HISTORY_BYTES = 64 << 20
 DEFAULT_HISTORY_STEPS = 500
 MAX_BRUSH_RADIUS = 256
-
-
-class EditError(C5Error):
-    """An edit that cannot be applied as asked (wrong shape, no stroke in progress...)."""
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from c5desk.edit import EditError, MaskEditor, changed_box
+from c5desk.reading.edit import EditError, MaskEditor, changed_box
 
 
 def blank(h: int = 60, w: int = 80) -> MaskEditor:

@@ -14,8 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from c5desk.document import Document, Origin
 from c5desk.errors import ReadError
+from c5desk.reading.document import Document, Origin
 
 if TYPE_CHECKING:  # imported when first used: the window appears before pydicom and SQLite load
     from c5desk.io.frame import Frame
@@ -127,12 +127,13 @@ class Session:
         self.close()
         return self._show(frame, Origin(store_frame_id=int(frame_id)))
 
-    def next_most_useful(self) -> Frame | None:
-        """The unannotated store frame the active model is least sure about (None when all are done)."""
+    def next_most_useful(self, model_version: str | None = None) -> Frame | None:
+        """The unannotated store frame the model in use (`model_version`) is least sure about; None when
+        every frame is annotated."""
         if self.store is None:
             raise ReadError("no dataset is open")
         current = self.document.frame_id if self.document is not None else None
-        for suggestion in self.store.next_most_useful(limit=2):
+        for suggestion in self.store.next_most_useful(limit=2, model_version=model_version):
             if suggestion.frame_id != current:
                 return self.open_store_frame(suggestion.frame_id)
         return None

@@ -22,19 +22,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from c5desk.edit import MaskEditor
-from c5desk.errors import C5Error
+from c5desk.errors import DocumentError
 from c5desk.measure import Measurements, measure_mask
+from c5desk.reading.edit import MaskEditor
 
 if TYPE_CHECKING:  # the readers (pydicom...) and torch load later, off the window's start-up path
     from c5desk.inference import Prediction, Predictor
     from c5desk.io.frame import Frame
     from c5desk.store import Store
     from c5desk.store.records import Annotation
-
-
-class DocumentError(C5Error):
-    """A document action that cannot be done now (no label chosen, no model output to accept...)."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +68,31 @@ class Score:
         return "malignant" if self.p_malignant >= 0.5 else "benign"
 
 
+@dataclass(frozen=True)
+class _Scored:
+    """P(malignant) computed for one version of the mask (the model's own result or a re-score)."""
+
+    mask_version: int
+    p_malignant: float | None = None
+    uncertainty: float | None = None
+    spread: float | None = None
+
+
+@dataclass(frozen=True)
+class _Measured:
+    mask_version: int
+    measurements: Measurements | None = None
+
+
+@dataclass(frozen=True)
+class _Saved:
+    """What was last saved (or loaded): a later state that differs from it is unsaved work."""
+
+    mask: np.ndarray
+    mask_version: int
+    meta: tuple[str | None, str | None, str]  # label, category, note
+
+
 def score_mask(
     predictor: Predictor | None, frame: Frame, mask: np.ndarray
 ) -> tuple[float | None, float | None, Measurements | None]:
@@ -99,13 +120,10 @@ class Document:
         self.recovered_from: str | None = None  # when the autosave of an earlier session was restored
         self._follows_model = mask is None  # the model's mask may replace an untouched empty start
         self._prediction_stored = False
-        self._mark_clean()
-        self._model: tuple[int, float | None, float | None, float | None, str | None, str | None] = (
-            -1, None, None, None, None, None,
-        )  # fmt: skip
+        self._saved = self._snapshot()
+        self._scored = _Scored(mask_version=-1)
         # an empty mask has nothing to measure; any other starts pending
-        self._measured: tuple[int, Measurements | None] = (-1 if self.editor.mask.any() else 0, None)
-        self._model_mask_check = (-1, False)
+        self._measured = _Measured(mask_version=-1 if self.editor.mask.any() else 0)
         self._autosaved: tuple[object, ...] | None = None
 
     # ---- construction from the store -------------------------------------------------------------------
@@ -124,7 +142,7 @@ class Document:
         else:
             doc = cls(frame, origin, store.mask(frame_id), saved.label, saved.category, saved.note)
         doc.frame_id = frame_id
-        entry = next((e for e in store.journal_entries() if e.frame_id == frame_id), None)
+        entry = store.journal_entry(frame_id)
         if entry is not None and entry.mask.shape == frame.shape:
             doc.editor.apply(entry.mask, "recover autosave")
             doc.label, doc.category, doc.note = entry.label, entry.category, entry.note
@@ -140,56 +158,50 @@ class Document:
     @property
     def dirty(self) -> bool:
         """Something typed or painted is not saved yet."""
-        if (self.label, self.category, self.note) != self._clean_meta:
+        if (self.label, self.category, self.note) != self._saved.meta:
             return True
-        if self.editor.version == self._clean_version:
+        if self.editor.version == self._saved.mask_version:
             return False
-        return not np.array_equal(self.editor.mask, self._clean_mask)
+        return not np.array_equal(self.editor.mask, self._saved.mask)
 
-    def _mark_clean(self) -> None:
-        self._clean_mask = self.editor.mask.copy()
-        self._clean_version = self.editor.version
-        self._clean_meta = (self.label, self.category, self.note)
+    def _snapshot(self) -> _Saved:
+        return _Saved(self.editor.mask.copy(), self.editor.version, (self.label, self.category, self.note))
 
     @property
     def score(self) -> Score:
-        """The latest score and measurements (of an earlier mask version while `pending`)."""
+        """The latest score and measurements (of an earlier mask version while `pending`). Reading it
+        changes nothing: when the mask is the model's own again (undo, accept), the model's score shows."""
         version = self.editor.version
-        self._adopt_model_score_if_unedited()
-        scored, p, unc, spread, model_version, device = self._model
+        scored, measured = self._current()
+        pred = self.prediction
         return Score(
-            p_malignant=p,
-            uncertainty=unc,
-            spread=spread if scored == version else None,
-            measurements=self._measured[1],
+            p_malignant=scored.p_malignant,
+            uncertainty=scored.uncertainty,
+            spread=scored.spread if scored.mask_version == version else None,
+            measurements=measured.measurements,
             calibrated=self.frame.calibrated,
-            model_version=model_version,
-            device=device,
-            edited=self.prediction is not None and not self._is_model_mask(),
-            pending=self._pending(),
+            model_version=pred.model_version if pred is not None else None,
+            device=pred.device if pred is not None else None,
+            edited=pred is not None and not self._is_model_mask(),
+            pending=self._pending(scored, measured),
         )
 
-    def _pending(self) -> bool:
+    def _current(self) -> tuple[_Scored, _Measured]:
+        """The score and measurements that belong to the mask now: the model's own for its own mask."""
+        version, pred = self.editor.version, self.prediction
+        if pred is not None and self._scored.mask_version != version and self._is_model_mask():
+            own = _Scored(version, pred.p_malignant, pred.uncertainty, pred.score_spread)
+            return own, _Measured(version, pred.measurements)
+        return self._scored, self._measured
+
+    def _pending(self, scored: _Scored, measured: _Measured) -> bool:
         version = self.editor.version
-        return self._measured[0] != version or (self.prediction is not None and self._model[0] != version)
+        return measured.mask_version != version or (
+            self.prediction is not None and scored.mask_version != version
+        )
 
     def _is_model_mask(self) -> bool:
-        if self.prediction is None:
-            return False
-        if self._model_mask_check[0] != self.editor.version:
-            same = np.array_equal(self.editor.mask, self.prediction.mask)
-            self._model_mask_check = (self.editor.version, same)
-        return self._model_mask_check[1]
-
-    def _adopt_model_score_if_unedited(self) -> None:
-        pred = self.prediction
-        if pred is None or self._model[0] == self.editor.version or not self._is_model_mask():
-            return
-        spread = pred.score_spread
-        self._model = (
-            self.editor.version, pred.p_malignant, pred.uncertainty, spread, pred.model_version, pred.device,
-        )  # fmt: skip
-        self._measured = (self.editor.version, pred.measurements)
+        return self.prediction is not None and np.array_equal(self.editor.mask, self.prediction.mask)
 
     # ---- the model's output ----------------------------------------------------------------------------
     def set_prediction(self, prediction: Prediction) -> bool:
@@ -199,14 +211,12 @@ class Document:
                 f"the model's mask {prediction.mask.shape} does not fit the frame {self.frame.shape}"
             )
         self.prediction, self._prediction_stored = prediction, False
-        self._model_mask_check = (-1, False)
         untouched = not (self.editor.can_undo or self.editor.in_stroke or self.editor.mask.any())
         if self._follows_model and untouched:
             self.editor.reset(prediction.mask)
-            self._mark_clean()  # the model's proposal is not an unsaved edit
-        self._model = (-1, None, None, None, prediction.model_version, prediction.device)
-        self._adopt_model_score_if_unedited()
-        return self._pending()
+            self._saved = self._snapshot()  # the model's proposal is not an unsaved edit
+        self._scored = _Scored(mask_version=-1)  # a score from before this model's output is stale
+        return self._pending(*self._current())
 
     def accept_ai(self) -> None:
         """Take the model's mask and label as the annotation (one undo step)."""
@@ -224,8 +234,7 @@ class Document:
     # ---- rescoring the edited mask ---------------------------------------------------------------------
     def rescore_request(self) -> tuple[int, Frame, np.ndarray] | None:
         """(version, frame, mask copy) to score off the GUI thread; None when the score is current."""
-        self._adopt_model_score_if_unedited()
-        if not self._pending():
+        if not self._pending(*self._current()):
             return None
         return self.editor.version, self.frame, self.editor.mask.copy()
 
@@ -235,9 +244,8 @@ class Document:
         """Install a score computed for mask `version`; False (ignored) when the mask has changed since."""
         if version != self.editor.version:
             return False
-        _, _, _, _, model_version, device = self._model
-        self._model = (version, p, uncertainty, None, model_version, device)
-        self._measured = (version, measurements)
+        self._scored = _Scored(version, p, uncertainty)
+        self._measured = _Measured(version, measurements)
         return True
 
     def rescore(self, predictor: Predictor | None) -> Score:
@@ -274,7 +282,7 @@ class Document:
             model_version=pred.model_version if pred is not None else None,
         )
         self.label, self.category, self.note = saved.label, saved.category, saved.note  # as normalised
-        self._mark_clean()
+        self._saved = self._snapshot()
         self._autosaved = None
         return saved
 

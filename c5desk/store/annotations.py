@@ -1,0 +1,157 @@
+"""Annotations part of the store: the clinician-final mask, label, category and note of a frame.
+
+Saving never overwrites: a changed annotation is the frame's next revision, so the history (and the
+audit log's before/after) stays complete; saving unchanged content adds nothing. Each revision records
+how much it corrected the model's output (Predictions.correction), measured once, at save time.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from c5desk.measure import measure_mask
+from c5desk.store import rows
+from c5desk.store.db import Database
+from c5desk.store.files import ObjectFiles
+from c5desk.store.frames import Frames
+from c5desk.store.journal import Journal
+from c5desk.store.predictions import Predictions
+from c5desk.store.records import (
+    Annotation,
+    StoreError,
+    check_category,
+    check_label,
+    check_mask,
+    check_note,
+)
+from c5desk.store.versions import audit, check_version_id, os_user, register, to_json, utc_now
+
+_LATEST_SQL = "SELECT * FROM annotations WHERE frame_id = ? ORDER BY revision DESC LIMIT 1"
+_REVISION_SQL = "SELECT * FROM annotations WHERE frame_id = ? AND revision = ?"
+_INSERT_SQL = (
+    "INSERT INTO annotations (frame_id, revision, label, category, note, mask_file, measurements,"
+    " model_version, seg_change, label_flip, user, created_utc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+class Annotations:
+    """Saves and reads annotation revisions. A save clears the frame's autosave, hence the journal."""
+
+    def __init__(
+        self, db: Database, files: ObjectFiles, frames: Frames, predictions: Predictions, journal: Journal
+    ) -> None:
+        self._db = db
+        self._files = files
+        self._frames = frames
+        self._predictions = predictions
+        self._journal = journal
+
+    def save(
+        self,
+        frame_id: int,
+        mask: np.ndarray,
+        label: str,
+        category: str | None = None,
+        note: str = "",
+        model_version: str | None = None,
+        *,
+        action: str = "save_annotation",
+    ) -> Annotation:
+        """Save the clinician-final mask and label of a frame as its next revision; clears its autosave.
+
+        model_version names the model whose output was corrected (its prediction, if stored, is what the
+        correction is measured against for active learning). Saving what is already the latest revision
+        changes nothing and returns it. A "normal" frame has no lesion: its mask must be empty.
+        """
+        record = self._frames.record(frame_id)
+        label, category, note = check_label(label), check_category(category), check_note(note)
+        binary = check_mask(mask, (record.height, record.width))
+        if label == "normal" and binary.any():
+            raise StoreError("a frame labelled normal has no lesion: clear the mask or choose another label")
+        version = check_version_id(model_version) if model_version is not None else None
+        measured = measure_mask(binary, record.mm_per_px)
+        new = _Revision(
+            mask_file=self._files.put_mask(binary),
+            content=(label, category, note, version),
+            measurements=measured.to_dict() if measured is not None else None,
+            correction=self._predictions.correction(record.id, version, binary, label),
+        )
+        with self._db.write() as conn:
+            saved = _insert_if_changed(conn, record.id, new, action)
+        self._journal.discard(record.id)
+        return saved
+
+    def get(self, frame_id: int, revision: int | None = None) -> Annotation | None:
+        """The latest (or a given) revision of a frame's annotation; None when it has none."""
+        if revision is None:
+            row = self._db.row(_LATEST_SQL, (frame_id,))
+        else:
+            row = self._db.row(_REVISION_SQL, (frame_id, revision))
+        return rows.annotation(row) if row else None
+
+    def history(self, frame_id: int) -> list[Annotation]:
+        found = self._db.rows("SELECT * FROM annotations WHERE frame_id = ? ORDER BY revision", (frame_id,))
+        return [rows.annotation(row) for row in found]
+
+    def latest(self, labels: tuple[str, ...] | None = None) -> list[Annotation]:
+        """The latest annotation of every annotated frame, by frame id (optionally only some labels)."""
+        found = [
+            rows.annotation(row)
+            for row in self._db.rows(f"{rows.LATEST_ANNOTATIONS_SQL} ORDER BY a.frame_id")
+        ]
+        return [a for a in found if labels is None or a.label in labels]
+
+    def mask(self, frame_id: int, revision: int | None = None) -> np.ndarray | None:
+        """The (H, W) bool mask of the latest (or a given) revision; None when not annotated."""
+        found = self.get(frame_id, revision)
+        return None if found is None else self.mask_of(found)
+
+    def mask_of(self, annotation: Annotation) -> np.ndarray:
+        return self._files.get_mask(annotation.mask_file)
+
+
+@dataclass(frozen=True)
+class _Revision:
+    """What a save would store, prepared (files written, correction measured) before the transaction."""
+
+    mask_file: str
+    content: tuple[str, str | None, str, str | None]  # label, category, note, model version
+    measurements: dict[str, Any] | None
+    correction: tuple[float | None, bool | None]  # seg_change, label_flip
+
+    def same_as(self, saved: Annotation) -> bool:
+        return (self.mask_file, *self.content) == (
+            saved.mask_file, saved.label, saved.category, saved.note, saved.model_version,
+        )  # fmt: skip
+
+
+def _latest(conn: sqlite3.Connection, frame_id: int) -> Annotation | None:
+    row = conn.execute(_LATEST_SQL, (frame_id,)).fetchone()
+    return rows.annotation(row) if row else None
+
+
+def _insert_if_changed(conn: sqlite3.Connection, frame_id: int, new: _Revision, action: str) -> Annotation:
+    """Add `new` as the frame's next revision (audited) unless it equals the latest; return the latest."""
+    before = _latest(conn, frame_id)
+    if before is not None and new.same_as(before):
+        return before
+    label, category, note, version = new.content
+    if version is not None:
+        register(conn, version, None, None)
+    seg_change, flip = new.correction
+    conn.execute(
+        _INSERT_SQL,
+        (
+            frame_id, (before.revision if before else 0) + 1, label, category, note, new.mask_file,
+            to_json(new.measurements), version, seg_change, None if flip is None else int(flip),
+            os_user(), utc_now(),
+        ),
+    )  # fmt: skip
+    saved = _latest(conn, frame_id)
+    summaries = rows.annotation_summary(before), rows.annotation_summary(saved)
+    audit(conn, action, frame_id=frame_id, model_version=version, before=summaries[0], after=summaries[1])
+    return saved  # type: ignore[return-value]

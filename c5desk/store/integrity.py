@@ -1,0 +1,46 @@
+"""Integrity part of the store: checking that every row's file is there, and sweeping crash leftovers.
+
+Files are written before the row naming them is committed (see files.py), so a crash can leave files no
+row names but never a row without its file; check() reports the latter should it happen anyway (a
+file deleted or a disk restored by hand), sweep() removes the former once surely abandoned.
+"""
+
+from __future__ import annotations
+
+from c5desk.store.db import Database
+from c5desk.store.files import SWEEP_MIN_AGE_S, ObjectFiles
+from c5desk.store.journal import Journal
+
+_REFERENCES_SQL = (
+    "SELECT image_file FROM frames UNION SELECT grey_file FROM frames",
+    "SELECT mask_file FROM annotations UNION SELECT mask_file FROM predictions",
+)
+
+
+class Integrity:
+    """Spans every table naming a file, so it reads the database directly rather than through the parts."""
+
+    def __init__(self, db: Database, files: ObjectFiles, journal: Journal) -> None:
+        self._db = db
+        self._files = files
+        self._journal = journal
+
+    def referenced_files(self) -> set[str]:
+        found: set[str] = set()
+        for sql in _REFERENCES_SQL:
+            found.update(row[0] for row in self._db.rows(sql))
+        return found
+
+    def check(self) -> list[str]:
+        """SQLite integrity and foreign-key problems and rows naming a missing file; [] when sound."""
+        problems = self._db.integrity_problems()
+        problems += [
+            f"missing file {name}" for name in sorted(self.referenced_files()) if not self._files.exists(name)
+        ]
+        return problems
+
+    def sweep_orphans(self, min_age_s: float = SWEEP_MIN_AGE_S) -> int:
+        """Remove files no row names (left by a crash before commit) once older than min_age_s."""
+        removed = self._files.sweep(self.referenced_files(), min_age_s)
+        self._journal.sweep_temporaries()
+        return removed

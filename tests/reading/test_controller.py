@@ -1,0 +1,165 @@
+"""ReadingController without a display: the decisions the window used to take, driven by a recording view."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from c5desk.inference import make_predictor
+from c5desk.model.bundle import make_random_bundle
+from c5desk.reading.controller import CANCEL, DISCARD, SAVE, ImmediateModel, ReadingController
+from c5desk.reading.session import Session
+from c5desk.store import Store
+
+
+class RecordingView:
+    """A ReadingView that answers the unsaved-edits question with `answer` and remembers what it was told."""
+
+    def __init__(self) -> None:
+        self.answer = CANCEL
+        self.asked: list[str] = []
+        self.errors: list[tuple[str, str]] = []
+        self.statuses: list[str] = []
+        self.shown = 0
+        self.refreshed = 0
+        self.waiting: list[int] = []
+
+    def ask_unsaved(self, description: str) -> str:
+        self.asked.append(description)
+        return self.answer
+
+    def show_error(self, title: str, message: str) -> None:
+        self.errors.append((title, message))
+
+    def show_status(self, message: str, timeout_ms: int = 0) -> None:
+        self.statuses.append(message)
+
+    def show_document(self, fit: bool) -> None:
+        self.shown += 1
+
+    def sync_navigation(self) -> None:
+        pass
+
+    def refresh(self, mask_changed: bool = False) -> None:
+        self.refreshed += 1
+
+    def autosaves_waiting(self, count: int) -> None:
+        self.waiting.append(count)
+
+
+@pytest.fixture(scope="module")
+def predictor(tmp_path_factory):
+    bundle = make_random_bundle(tmp_path_factory.mktemp("bundle") / "tiny", input_size=64)
+    return make_predictor(bundle, device="cpu", backend="torch")
+
+
+@pytest.fixture
+def frames(tmp_path: Path) -> list[Path]:
+    paths = []
+    for i in range(3):
+        image = np.full((48, 64), 40 + 50 * i, np.uint8)
+        image[5 + i, 5] = 255
+        paths.append(tmp_path / "frames" / f"f{i}.png")
+        paths[-1].parent.mkdir(exist_ok=True)
+        cv2.imwrite(str(paths[-1]), image)
+    return paths
+
+
+@pytest.fixture
+def reading(tmp_path: Path, predictor):
+    view = RecordingView()
+    controller = ReadingController(Session(), view, ImmediateModel(predictor), tmp_path / "dataset")
+    yield controller, view
+    controller.session.shutdown()
+
+
+def paint(controller: ReadingController) -> None:
+    controller.document.editor.lasso([(5, 5), (30, 5), (30, 25)])
+    controller.edited()
+
+
+def test_opening_shows_the_frame_measures_and_runs_the_model(reading, frames) -> None:
+    controller, view = reading
+    assert controller.open_path(frames[0])
+    doc = controller.document
+    assert view.shown >= 1 and doc.prediction is not None and not doc.score.pending
+    assert controller.session.store is not None  # opened on the way, for annotations and autosaves
+    assert not controller.open_path(frames[0].parent / "missing.png")
+    assert view.errors[-1][0] == "Cannot open" and controller.document is doc
+
+
+def test_unsaved_edits_are_never_dropped_without_asking(reading, frames) -> None:
+    controller, view = reading
+    controller.open_path(frames[0])
+    paint(controller)
+    painted = controller.document
+    view.answer = CANCEL
+    assert not controller.open_path(frames[1]) and controller.document is painted
+    view.answer = SAVE  # no label yet: saving refuses, and so does the move
+    assert not controller.open_path(frames[1])
+    assert "choose a label" in view.errors[-1][1] and controller.document is painted
+    assert controller.autosave() and not controller.autosave()  # once per change
+    view.answer = DISCARD
+    assert controller.open_path(frames[1])
+    assert view.asked == [painted.origin.describe()] * 3
+    assert controller.session.store.journal_entries() == []  # discarding drops the autosave too
+
+
+def test_save_and_accept_write_the_dataset(reading, frames, tmp_path: Path) -> None:
+    controller, view = reading
+    controller.open_path(frames[0])
+    paint(controller)
+    controller.document.label = "malignant"
+    assert controller.save() and not controller.document.dirty
+    assert view.statuses[-1].startswith("Saved f0.png frame 1 as revision 1 (malignant)")
+    controller.open_path(frames[1])
+    assert controller.accept_ai()
+    accepted = controller.document
+    with Store.open(tmp_path / "dataset") as store:
+        saved = store.annotation(accepted.frame_id)
+        assert saved.label == accepted.label and np.array_equal(store.mask(accepted.frame_id), accepted.mask)
+
+
+def test_recovering_an_autosave_after_a_crash(reading, frames, tmp_path: Path, predictor) -> None:
+    controller, _ = reading
+    controller.open_path(frames[2])
+    paint(controller)
+    controller.autosave()
+    painted = controller.document.mask.copy()
+    controller.session.shutdown()  # the app dies; the next start opens the same dataset
+    view = RecordingView()
+    again = ReadingController(Session(), view, ImmediateModel(predictor), tmp_path / "dataset")
+    assert again.ensure_store() is not None and view.waiting[-1] == 1
+    assert again.recover_autosave()
+    assert again.document.dirty and np.array_equal(again.document.mask, painted)
+    assert any(s.startswith("Recovered unsaved edits") for s in view.statuses)
+    again.session.shutdown()
+
+
+def test_next_most_useful_ranks_by_the_model_in_use(reading, frames) -> None:
+    controller, _ = reading
+    ids = []
+    for path in frames:
+        controller.open_path(path)
+        ids.append(controller.document.ensure_in_store(controller.session.store))
+    store = controller.session.store
+    version = controller.model.version
+    store.add_prediction(ids[0], version, 0.5, 0.9, np.zeros((48, 64), bool))
+    store.add_prediction(ids[0], "an-older-model", 0.5, 0.1, np.zeros((48, 64), bool))  # newer row
+    store.add_prediction(ids[1], version, 0.5, 0.5, np.zeros((48, 64), bool))
+    assert controller.next_most_useful() and controller.document.frame_id == ids[0]
+
+
+def test_a_dataset_that_cannot_open_is_reported(reading, frames, tmp_path: Path) -> None:
+    controller, view = reading
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    controller.store_folder = blocker
+    assert controller.open_path(frames[0])  # reading works without a dataset ...
+    assert view.statuses and "Dataset not available" in " ".join(view.statuses)
+    controller.document.label = "benign"
+    assert not controller.save()  # ... saving says why, loudly
+    assert view.errors[-1][0] == "Cannot open the dataset"
