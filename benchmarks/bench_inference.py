@@ -57,8 +57,8 @@ def lesion_postprocess_ms(frame_path: Path, repeats: int) -> float:
     """Contours + measurements on the frame's real BUS-BRA lesion mask (random weights predict no lesion)."""
     import cv2
 
-    from c5desk.contours import lesion_contours
-    from c5desk.measure import measure_mask
+    from c5desk.lesion.contours import lesion_contours
+    from c5desk.lesion.measure import measure_mask
     from c5desk.settings import data_root
 
     mask_path = data_root() / "busbra" / "Masks" / frame_path.name.replace("bus_", "mask_")

@@ -19,8 +19,8 @@ from c5desk.errors import C5Error
 from c5desk.fsio import atomic_path
 from c5desk.inference import Prediction, Predictor, Prepared
 from c5desk.io import iter_paths, open_source
-from c5desk.measure import Measurements
-from c5desk.overlay import write_mask_png, write_overlay_png
+from c5desk.lesion.measure import Measurements
+from c5desk.lesion.overlay import write_mask_png, write_overlay_png
 
 COLUMNS = [
     "source",

@@ -13,24 +13,21 @@ import c5desk
 
 PACKAGE = Path(c5desk.__file__).parent
 BASE = {"errors", "settings", "fsio"}
-GEOMETRY = {"measure", "contours"}
 # A part of c5desk → the parts it may import (besides itself). Kept in step with docs/ARCHITECTURE.md.
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "settings": set(),
     "fsio": set(),
     "io": BASE,
-    "contours": BASE,
-    "measure": BASE | {"contours"},
+    "lesion": BASE,
     "model": BASE,
-    "inference": BASE | GEOMETRY | {"io", "model"},
-    "overlay": BASE | GEOMETRY | {"io", "inference"},
-    "store": BASE | GEOMETRY | {"io", "overlay"},
-    "reading": BASE | GEOMETRY | {"io", "inference", "store"},
-    "batch": BASE | GEOMETRY | {"io", "inference", "overlay"},
+    "inference": BASE | {"io", "lesion", "model"},
+    "store": BASE | {"io", "lesion"},
+    "reading": BASE | {"io", "lesion", "inference", "store"},
+    "batch": BASE | {"io", "lesion", "inference"},
     "selftest": BASE | {"io", "inference", "model", "gui"},  # gui only for --self-test --gui
-    "gui": BASE | GEOMETRY | {"io", "model", "inference", "overlay", "store", "reading", "batch"},
-    "commands": BASE | GEOMETRY | {"io", "model", "inference", "overlay", "store", "batch", "gui"},
+    "gui": BASE | {"io", "lesion", "model", "inference", "store", "reading", "batch"},
+    "commands": BASE | {"io", "lesion", "model", "inference", "store", "batch", "gui"},
     "cli": BASE | {"selftest", "commands"},
 }
 

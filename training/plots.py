@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from c5desk.overlay import write_png_atomic
+from c5desk.lesion.overlay import write_png_atomic
 from training.metrics import calibration_bins, expected_calibration_error, roc_auc, roc_curve
 
 SIZE = 640  # canvas width and height in pixels

@@ -36,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"c5desk score: error: --frames must be first, all or a number, not {args.frames!r}")
     bundle = args.model or default_bundle()
     predictor = make_predictor(bundle, device=args.device, backend=args.backend, tta=not args.no_tta)
-    print(f"model {predictor.version} on {predictor.device} via {predictor.backend}", file=sys.stderr)
+    note = f" ({predictor.note})" if predictor.note else ""  # e.g. the GPU could not take the model
+    print(f"model {predictor.version} on {predictor.device} via {predictor.backend}{note}", file=sys.stderr)
     bar = progress_bar()
     try:
         summary = score_paths(

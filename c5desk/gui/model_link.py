@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6 import QtCore
 
 from c5desk.gui.worker import Worker
-from c5desk.measure import measure_mask
+from c5desk.lesion.measure import measure_mask
 from c5desk.reading.document import Document, score_mask
 
 NO_MODEL_HINT = "No trained model — outlines and scores are unavailable (Model → Choose model bundle…)"

@@ -20,7 +20,7 @@ import numpy as np
 
 from c5desk.inference.preprocess import Geometry
 from c5desk.io.frame import Frame
-from c5desk.measure import Measurements
+from c5desk.lesion.measure import Measurements
 
 MALIGNANT = 1
 

@@ -4,12 +4,9 @@ One class whatever runs the network (an Engine: PyTorch or ONNX Runtime, see c5d
 one with c5desk.inference.make_predictor. Preprocessing follows the bundle's spec (InputSpec), so the model
 sees what it saw in training.
 
-Uncertainty comes from flip test-time augmentation: each frame is run as itself and mirrored left-right
-(in one batch, so it costs one forward call). The score is the mean P(malignant) of the two views and:
-  - uncertainty     = binary entropy (bits, 0..1) of that mean score: 1 means a coin toss;
-  - score_spread    = |P(view) - P(mirrored view)|: how much the score depends on the view;
-  - seg_uncertainty = 1 - Dice between the two views' masks: how unstable the outline is.
-Mirroring left-right is safe in ultrasound (depth runs top to bottom and is never flipped).
+Each frame runs as itself and mirrored left-right in one batch (flip test-time augmentation); how the two
+views make P(malignant), its uncertainty, the score spread and the outline's instability is written down
+in c5desk.inference.contract.
 
 Not thread-safe: it keeps the last frame's encoder features so that re-scoring edits of that frame only
 runs the small head. Use one Predictor per thread (the app runs all model work on one worker thread).
@@ -34,7 +31,7 @@ from c5desk.inference.contract import (
 from c5desk.inference.engine import Engine
 from c5desk.inference.preprocess import Geometry, InputSpec, mask_to_model, to_frame
 from c5desk.io.frame import Frame
-from c5desk.measure import Measurements, lesion_contours, measure_mask
+from c5desk.lesion.measure import Measurements, lesion_contours, measure_mask
 from c5desk.model.bundle import BundleSpec
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from c5desk.errors import DocumentError
-from c5desk.measure import Measurements, measure_mask
+from c5desk.lesion.measure import Measurements, measure_mask
 from c5desk.reading.edit import MaskEditor
 
 if TYPE_CHECKING:  # the readers (pydicom...) and torch load later, off the window's start-up path

@@ -2,11 +2,10 @@
 
 A session shows frames from one of two places: files (one file, or a folder walked in natural order) or
 the dataset store (frames proposed by active learning). Each frame shown gets a Document, started from the
-store's saved annotation or autosave when the frame is already there. The GUI only renders what a Session
-holds and forwards user actions to it, so tests can drive every action without a display.
+store's saved annotation or autosave when the frame is already there.
 
-Navigation never asks about unsaved edits itself: callers check `session.unsaved` first (the window asks
-the user), so a script can still move on deliberately.
+Navigation never asks about unsaved edits itself: the ReadingController (c5desk.reading.controller) checks
+and asks the user first, so a script using a Session alone can still move on deliberately.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from c5desk.measure import measure_mask
+from c5desk.lesion.measure import measure_mask
 from c5desk.store import rows
 from c5desk.store.db import Database
 from c5desk.store.files import ObjectFiles

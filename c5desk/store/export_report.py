@@ -18,8 +18,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from c5desk.measure import Measurements, lesion_contours, measure_mask
-from c5desk.overlay import display_bgr, render_overlay
+from c5desk.lesion.measure import Measurements, lesion_contours, measure_mask
+from c5desk.lesion.overlay import display_bgr, render_overlay
 from c5desk.store.export_common import ExportItem, ExportSummary, write_png, write_text
 from c5desk.store.store import Store
 
@@ -40,7 +40,7 @@ _MEASURE_ROWS = (
 
 @dataclass
 class _OverlayView:
-    """What c5desk.overlay.render_overlay reads from a frame and a prediction, for a stored annotation."""
+    """What lesion.overlay.render_overlay reads from a frame and a prediction, for a stored annotation."""
 
     pixels: np.ndarray
     contours: list[np.ndarray]

@@ -146,3 +146,16 @@ def test_absent_gpu_is_a_clear_error(bundle: Path) -> None:
 def test_missing_bundle_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(BundleError):
         make_predictor(tmp_path / "nowhere", device="cpu")
+
+
+def test_a_gpu_that_cannot_take_the_model_falls_back_visibly(bundle: Path, monkeypatch) -> None:
+    """device 'auto' on a machine whose GPU fails at load: the CPU runs it, and the predictor says why."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a working GPU")
+    monkeypatch.setattr("c5desk.inference.devices.resolve_device", lambda request: torch.device("cuda"))
+    predictor = make_predictor(bundle, device="auto", backend="torch")
+    assert predictor.device.startswith("CPU") and predictor.note.startswith("GPU not usable (")
+    assert predictor.predict(Frame(np.zeros((64, 64), np.uint8), np.zeros((64, 64), np.uint8),
+                                   0, None, None, "z", {})).device.startswith("CPU")  # fmt: skip

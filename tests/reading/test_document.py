@@ -13,7 +13,7 @@ from c5desk.errors import ReadError
 from c5desk.inference import Predictor, make_predictor
 from c5desk.io import open_source
 from c5desk.io.frame import Frame
-from c5desk.measure import lesion_contours, measure_mask
+from c5desk.lesion.measure import lesion_contours, measure_mask
 from c5desk.model.bundle import make_random_bundle
 from c5desk.reading.document import Document, DocumentError, Origin
 from c5desk.reading.session import Session

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from store_helpers import blob_mask
 
-from c5desk.measure import measure_mask
+from c5desk.lesion.measure import measure_mask
 from c5desk.store import Store
 from c5desk.store.files import encode_png
 

@@ -11,9 +11,9 @@ import cv2
 import numpy as np
 import pytest
 
-from c5desk.contours import as_binary_mask, find_components, outer_contour, outer_pixel_edges
 from c5desk.errors import C5Error
-from c5desk.measure import (
+from c5desk.lesion.contours import as_binary_mask, find_components, outer_contour, outer_pixel_edges
+from c5desk.lesion.measure import (
     MEASUREMENT_KEYS,
     MaskError,
     Measurements,
@@ -233,12 +233,12 @@ def test_random_blobs_match_brute_force_references(seed: int) -> None:
 def test_ragged_outline_falls_back_to_fewer_lines_and_stays_close(monkeypatch: pytest.MonkeyPatch) -> None:
     noise = np.random.default_rng(7).random((120, 160)) < 0.62
     exact = measure_mask(noise, (0.1, 0.13))
-    monkeypatch.setattr("c5desk.measure._MAX_CHORD_SAMPLES", 2_000)
+    monkeypatch.setattr("c5desk.lesion.measure._MAX_CHORD_SAMPLES", 2_000)
     coarse = measure_mask(noise, (0.1, 0.13))
     assert coarse.long_axis == exact.long_axis
     assert exact.short_axis - 0.5 <= coarse.short_axis <= exact.short_axis
     # Down to a single line: the end edges of a bar, perpendicular to its axis, lie beyond it.
-    monkeypatch.setattr("c5desk.measure._MAX_CHORD_SAMPLES", 1)
+    monkeypatch.setattr("c5desk.lesion.measure._MAX_CHORD_SAMPLES", 1)
     assert measure_mask(rectangle_mask(50, 1)).short_axis == pytest.approx(1.0)
 
 

@@ -2,8 +2,8 @@
 
 Lengths are in mm when a calibration (mm per pixel along x and y, possibly different) is given, else in
 pixels; areas in mm² or px². Every length is measured on physical coordinates, so anisotropic pixels give
-the right answer. Coordinates of endpoints and contours follow c5desk.contours: (x, y) pixels, pixel centre
-at integer coordinates.
+the right answer. Coordinates of endpoints and contours follow c5desk.lesion.contours: (x, y) pixels,
+pixel centre at integer coordinates.
 
 Definitions (the ones sonographers use with calipers, taken from pixel edge to pixel edge):
 - long axis: the maximum Feret diameter, the longest segment between two points of the lesion. Chords within
@@ -29,7 +29,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from c5desk.contours import (
+from c5desk.lesion.contours import (
     MaskError,
     as_binary_mask,
     contours_by_area,
@@ -144,7 +144,7 @@ def measure_mask(
 ) -> Measurements | None:
     """Measure one connected component of a binary mask; None when the mask has no foreground pixel.
 
-    mask: (H, W) bool or integer 0/1 or 0/255 (see c5desk.contours.as_binary_mask; floats are rejected).
+    mask: (H, W) bool or integer 0/1 or 0/255 (see contours.as_binary_mask; floats are rejected).
     mm_per_px: (x, y) millimetres per pixel, or None to measure in pixels.
     component: "largest" or the rank by pixel count (0 = largest, 1 = second largest, ...).
     Raises MaskError (a C5Error and a ValueError) for bad input, naming what is wrong.
