@@ -69,12 +69,6 @@ def format_value(value: object) -> str:
     return "—" if value is None else str(value)
 
 
-def summarise_metrics(metrics: object, limit: int = 4) -> str:
-    flat = [(k, v) for k, v in flatten_metrics(metrics).items() if finite(v) is not None]
-    text = ", ".join(f"{k}={format_value(v)}" for k, v in flat[:limit])
-    return text + (", …" if len(flat) > limit else "")
-
-
 def with_browse(edit: QtWidgets.QLineEdit, browse: Callable[[], None]) -> QtWidgets.QHBoxLayout:
     """A path field with its Browse… button."""
     row = QtWidgets.QHBoxLayout()

@@ -76,5 +76,4 @@ class EditTools:
         self.canvas.set_window(self.tool_panel.gain.value() / 100, self.tool_panel.contrast_factor())
 
     def _mask_changed(self) -> None:
-        self.canvas.refresh_mask()
-        self.reading.edited()
+        self.reading.edited(redraw=True)

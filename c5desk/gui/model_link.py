@@ -84,8 +84,10 @@ class ModelLink(QtCore.QObject):
 
     # ---- results, on the GUI thread --------------------------------------------------------------------
     def _predict_waiting(self) -> None:
+        if self.loading or self.predictor is None:
+            return  # the document keeps waiting; _loaded starts the timer again
         document, self._waiting = self._waiting, None
-        if document is not None and self.predictor is not None:
+        if document is not None:
             job = partial(self.predictor.predict, document.frame)
             self.worker.submit(job, partial(self._predicted, document), self._predict_failed)
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -137,12 +139,10 @@ class Catalog:
         With `store`, the version's lineage is recorded there and the activation is logged in its audit.
         """
         entry = self.get(version)
-        with locked(self.user_dir / f".{STATE_FILE}.lock"):
-            state = self._state()
+        with self._changing() as state:
             previous = state["active"]
             state["active"] = version
             state["history"].append({"version": version, "time_utc": _now()})
-            self._write_state(state)
         if store is not None:
             record_lineage(store, entry.spec, self.scan())
             store.log_action(
@@ -160,10 +160,8 @@ class Catalog:
         if not (folder / WEIGHTS_FILE).is_file():
             raise BundleError(f"bundle {folder} has no {WEIGHTS_FILE}")
         if folder.parent != self.user_dir.resolve():
-            with locked(self.user_dir / f".{STATE_FILE}.lock"):
-                state = self._state()
+            with self._changing() as state:
                 state["registered"][spec.version] = str(folder)
-                self._write_state(state)
         return self.get(spec.version)
 
     def discard(self, version: str) -> str:
@@ -174,12 +172,13 @@ class Catalog:
             raise ModelError(f"{version} came with the app and cannot be discarded")
         if version == self.active_version():
             raise ModelError(f"{version} is the active model; activate another one first")
-        with locked(self.user_dir / f".{STATE_FILE}.lock"):
-            state = self._state()
+        with self._changing() as state:
             state["registered"].pop(version, None)
-            self._write_state(state)
         if entry.origin == "user":
-            shutil.rmtree(entry.folder)
+            try:
+                shutil.rmtree(entry.folder)
+            except OSError as exc:
+                raise ModelError(f"cannot delete {entry.folder}: {exc.strerror or exc}") from exc
             return f"{version} discarded; its files were deleted"
         return f"{version} removed from the catalogue; its folder {entry.folder} was left in place"
 
@@ -199,6 +198,17 @@ class Catalog:
         return None
 
     # ---- the state file --------------------------------------------------------------------------------
+    @contextmanager
+    def _changing(self) -> Iterator[dict[str, Any]]:
+        """The state to change in the block, read and written back under a lock between processes."""
+        try:
+            with locked(self.user_dir / f".{STATE_FILE}.lock"):
+                state = self._state()
+                yield state
+                self._write_state(state)
+        except OSError as exc:
+            raise ModelError(f"cannot save the model choice in {self.user_dir}: {exc}") from exc
+
     def _state(self) -> dict[str, Any]:
         """catalog.json, or an empty state when absent or unreadable (a damaged file never blocks the app)."""
         empty: dict[str, Any] = {
@@ -227,10 +237,7 @@ class Catalog:
         return state
 
     def _write_state(self, state: dict[str, Any]) -> None:
-        try:
-            write_text_atomic(self.user_dir / STATE_FILE, json.dumps(state, indent=1) + "\n")
-        except OSError as exc:
-            raise ModelError(f"cannot save the model choice in {self.user_dir}: {exc}") from exc
+        write_text_atomic(self.user_dir / STATE_FILE, json.dumps(state, indent=1) + "\n")
 
 
 def default_bundle() -> Path:

@@ -48,8 +48,8 @@ class ReadingView(Protocol):
         """After a refused or failed move: slider and file list follow the session again."""
         ...
 
-    def refresh(self) -> None:
-        """The current document's mask, score, label or saved state changed."""
+    def refresh(self, mask_changed: bool = False) -> None:
+        """The current document's score, label or saved state changed (and its mask, when so said)."""
         ...
 
     def autosaves_waiting(self, count: int) -> None: ...
@@ -207,11 +207,12 @@ class ReadingController:
         return True
 
     # ---- the document ----------------------------------------------------------------------------------
-    def edited(self) -> None:
-        """The mask changed (a stroke, an operation, undo): re-score and re-measure it."""
+    def edited(self, redraw: bool = False) -> None:
+        """The mask changed (a stroke, an operation, undo): re-score and re-measure it. `redraw`: the view
+        has not drawn the change yet (a stroke draws itself as it goes)."""
         if self.document is not None:
             self.model.rescore(self.document)
-            self.view.refresh()
+            self.view.refresh(mask_changed=redraw)
 
     def save(self) -> bool:
         store = self.ensure_store()
@@ -233,7 +234,7 @@ class ReadingController:
             self.view.show_status("No model result to accept yet")
             return False
         doc.accept_ai()
-        self.edited()
+        self.edited(redraw=True)
         return self.save()
 
     def autosave(self) -> bool:

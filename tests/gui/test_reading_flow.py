@@ -4,6 +4,7 @@ Then trouble: a bad file, an inference failure, unsaved edits, no trained model.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -141,9 +142,13 @@ def test_accept_ai_saves_in_one_key(qtbot, make_window, tmp_path) -> None:
     window = make_window()
     assert window.open_path(str(SAMPLE))
     wait_for_score(qtbot, window)
+    lesion = np.zeros(window.document.frame.shape, bool)
+    lesion[60:120, 80:160] = True  # random weights rarely outline anything: a model that found this
+    window.document.prediction = replace(window.document.prediction, mask=lesion)
     window.actions["accept_ai"].trigger()
     doc = window.document
     assert not doc.dirty and doc.label in ("benign", "malignant")
+    assert np.array_equal(window.canvas.mask_item._buffer != 0, lesion)  # what was accepted is on screen
     with Store.open(tmp_path / "dataset") as store:
         assert store.annotation(doc.frame_id).label == doc.label
 

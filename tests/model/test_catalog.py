@@ -116,6 +116,15 @@ def test_a_damaged_state_file_never_blocks_the_app(catalog: Catalog) -> None:
     assert catalog.active_version() == "random-base"
 
 
+def test_an_unwritable_models_folder_is_a_clear_error(template: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    catalog = Catalog(blocker / "models", template / "shipped")
+    assert catalog.active().version == "random-factory"  # reading still works
+    with pytest.raises(ModelError, match="cannot save the model choice"):
+        catalog.activate("random-factory")
+
+
 def _activate_many(user_dir: str, shipped_dir: str, version: str) -> None:
     catalog = Catalog(user_dir, shipped_dir)
     for _ in range(10):

@@ -24,7 +24,7 @@ class RecordingView:
         self.errors: list[tuple[str, str]] = []
         self.statuses: list[str] = []
         self.shown = 0
-        self.refreshed = 0
+        self.redrawn = 0
         self.waiting: list[int] = []
 
     def ask_unsaved(self, description: str) -> str:
@@ -44,7 +44,7 @@ class RecordingView:
         pass
 
     def refresh(self, mask_changed: bool = False) -> None:
-        self.refreshed += 1
+        self.redrawn += mask_changed
 
     def autosaves_waiting(self, count: int) -> None:
         self.waiting.append(count)
@@ -116,7 +116,7 @@ def test_save_and_accept_write_the_dataset(reading, frames, tmp_path: Path) -> N
     assert controller.save() and not controller.document.dirty
     assert view.statuses[-1].startswith("Saved f0.png frame 1 as revision 1 (malignant)")
     controller.open_path(frames[1])
-    assert controller.accept_ai()
+    assert controller.accept_ai() and view.redrawn == 1  # the accepted mask is drawn, not only scored
     accepted = controller.document
     with Store.open(tmp_path / "dataset") as store:
         saved = store.annotation(accepted.frame_id)
