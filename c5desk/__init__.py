@@ -1,3 +1,3 @@
 """c5desk: ultrasound lesion segmentation and malignancy scoring workstation."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

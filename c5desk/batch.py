@@ -8,6 +8,7 @@ batch is appended and flushed: an interrupted run leaves a valid CSV that the ne
 from __future__ import annotations
 
 import csv
+import logging
 import os
 import queue
 import threading
@@ -21,6 +22,8 @@ from c5desk.inference import Prediction, Predictor, Prepared
 from c5desk.io import iter_paths, open_source
 from c5desk.lesion.measure import Measurements
 from c5desk.lesion.overlay import write_mask_png, write_overlay_png
+
+log = logging.getLogger(__name__)
 
 COLUMNS = [
     "source",
@@ -242,6 +245,11 @@ def score_paths(
         writer.close()
         reader.join(timeout=5)
     summary.cancelled = summary.cancelled or (cancel is not None and cancel.is_set())
+    log.info(
+        "scored %d frame(s) of %d source(s) with %s on %s: %d error(s), %d already done%s",
+        summary.ok, len(sources), predictor.version, predictor.device, summary.errors, summary.skipped,
+        ", cancelled" if summary.cancelled else "",
+    )  # fmt: skip
     return summary
 
 
@@ -305,6 +313,7 @@ class ResultWriter:
             write_overlay_png(self.overlays_dir / f"{stem}.png", item.frame, prediction)
 
     def failure(self, failed: Failed) -> None:
+        log.warning("a frame could not be scored: %s", failed.error)
         self.rows.writerow(
             {"source": failed.source, "frame": failed.frame, "status": "error", "error": failed.error}
         )

@@ -7,9 +7,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 
+from c5desk import __version__
 from c5desk.errors import C5Error
+from c5desk.logs import setup_logging
+
+log = logging.getLogger("c5desk")
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -82,14 +87,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=f"c5desk {argv[0]}", description=COMMANDS[argv[0]][1])
     module.add_arguments(parser)
     args = parser.parse_args(argv[1:])
+    return run_command(argv[0], module, args)
+
+
+def run_command(name: str, module, args: argparse.Namespace) -> int:
+    """Run one command with its outcome in the log file (never its arguments: paths can name a patient)."""
+    setup_logging(name)
+    log.info("c5desk %s %s started", __version__, name)
     try:
-        return int(module.run(args) or 0)
+        code = int(module.run(args) or 0)
     except C5Error as exc:
-        print(f"c5desk {argv[0]}: error: {exc}", file=sys.stderr)
+        log.error("c5desk %s failed: %s", name, exc)
+        print(f"c5desk {name}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"c5desk {argv[0]}: interrupted", file=sys.stderr)
+        log.info("c5desk %s interrupted", name)
+        print(f"c5desk {name}: interrupted", file=sys.stderr)
         return 130
+    except Exception:
+        log.exception("c5desk %s crashed", name)
+        raise
+    log.info("c5desk %s finished (exit %d)", name, code)
+    return code
 
 
 if __name__ == "__main__":

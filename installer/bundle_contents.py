@@ -8,7 +8,7 @@ VARIANTS = ("lean", "gpu")
 
 # Never shipped: test and notebook tooling, and heavy packages only a development install pulls in.
 DEVELOPMENT = [
-    "pytest", "_pytest", "pytestqt", "hypothesis", "IPython", "jupyter", "notebook", "matplotlib",
+    "pytest", "_pytest", "pytestqt", "hypothesis", "deptry", "IPython", "jupyter", "notebook",
     "tkinter", "_tkinter", "scipy", "pandas", "pydicom_data", "pip", "onnx", "onnxscript",
     "onnxruntime.tools", "onnxruntime.transformers", "onnxruntime.quantization",
 ]  # fmt: skip
@@ -25,11 +25,11 @@ UNUSED_QT = [
 ]  # fmt: skip
 
 # The lean bundle infers through ONNX Runtime (c5desk.inference.ort_engine): torch, what only torch needs
-# (sympy, networkx, jinja2) and the training package stay out. (cuda = NVIDIA's cuda-python, which pyqtgraph's
-# RawImageWidget would pull in for CUDA-GL interop.)
+# (sympy, networkx, jinja2) and the training package (with matplotlib, which only its plots use) stay out.
+# (cuda = NVIDIA's cuda-python, which pyqtgraph's RawImageWidget would pull in for CUDA-GL interop.)
 TORCH_STACK = [
     "torch", "torchvision", "timm", "triton", "nvidia", "cuda", "safetensors", "training",
-    "sympy", "networkx", "jinja2",
+    "sympy", "networkx", "jinja2", "matplotlib", "mpl_toolkits",
 ]  # fmt: skip
 
 # Imported by name (importlib), so invisible to PyInstaller's analysis.

@@ -74,4 +74,5 @@ fi
 export QT_QPA_PLATFORM=offscreen
 .venv/bin/ruff check .
 .venv/bin/ruff format --check -q .
+.venv/bin/deptry . --no-ansi
 exec .venv/bin/python -m pytest -q -p no:cacheprovider

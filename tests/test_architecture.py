@@ -12,11 +12,12 @@ from pathlib import Path
 import c5desk
 
 PACKAGE = Path(c5desk.__file__).parent
-BASE = {"errors", "settings", "fsio"}
+BASE = {"errors", "settings", "fsio", "logs"}
 # A part of c5desk → the parts it may import (besides itself). Kept in step with docs/ARCHITECTURE.md.
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
-    "settings": set(),
+    "settings": {"fsio"},
+    "logs": {"settings", "fsio"},
     "fsio": set(),
     "io": BASE,
     "lesion": BASE,
@@ -54,8 +55,12 @@ def imported_parts(path: Path) -> set[str]:
         if isinstance(node, ast.Import):
             found |= {part_of(a.name) for a in node.names if a.name.startswith("c5desk.")}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module == "c5desk":
-                found |= {a.name for a in node.names}
+            if node.module == "c5desk":  # `from c5desk import settings` (not `__version__`)
+                found |= {
+                    a.name
+                    for a in node.names
+                    if (PACKAGE / a.name).is_dir() or (PACKAGE / f"{a.name}.py").exists()
+                }
             elif node.module.startswith("c5desk."):
                 found.add(part_of(node.module))
     return found

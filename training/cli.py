@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
 
 from c5desk.errors import C5Error
+from c5desk.logs import setup_logging
 from c5desk.settings import cache_dir, data_root
+
+log = logging.getLogger(__name__)
 
 EXIT_CANCELLED = 130
 
@@ -116,15 +120,24 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None, prog: str = "python -m training") -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args = build_parser(prog).parse_args(argv)
+    setup_logging("training")
+    log.info("training %s started", args.command)
     try:
-        return run(args)
+        code = run(args)
     except C5Error as exc:
         from training.progress import dumps
 
+        log.error("training %s failed: %s", args.command, exc)
         if getattr(args, "progress", None) == "json":
             print(dumps({"event": "error", "message": str(exc)}), flush=True)
         print(f"{prog} {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        log.info("training %s interrupted", args.command)
         print(f"{prog} {args.command}: interrupted", file=sys.stderr)
         return EXIT_CANCELLED
+    except Exception:
+        log.exception("training %s crashed", args.command)
+        raise
+    log.info("training %s finished (exit %s)", args.command, code)
+    return code

@@ -8,8 +8,13 @@ frame by frame, and the prediction is compared at full frame resolution with the
   have no hd95: they are left out of its mean and counted in "n_hd95_undefined".
 - classification (auc, accuracy, sensitivity, specificity at `threshold`) on benign (0) / malignant (1)
   rows only; normal and unsure rows carry no malignancy truth.
-Intervals are 95 % percentile bootstraps over images (score and label resampled together). The results dict
-is JSON-safe (undefined values are None) and is exactly what goes into out_json.
+Intervals are 95 % percentile bootstraps (score and label resampled together) over PATIENTS when the folder
+says which images belong together (its `group` column, else its `patient` column, as training.data groups
+them; a row without either is its own group): a cluster bootstrap draws whole groups with replacement and
+takes all their images, because two views (or both breasts) of one patient are not independent and an
+image bootstrap would make every interval too narrow. Without any group or patient values images are
+resampled. "ci_resampling" ("group" or "image") and "n_groups" (None for images) say which was used.
+The results dict is JSON-safe (undefined values are None) and is exactly what goes into out_json.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ class ImageResult:
     uncertainty: float
     segmented: bool  # the row has a reference mask
     calibrated: bool
+    group: str | None = None  # which images belong together (patient); kept in memory, never written
     dice: float = NAN
     iou: float = NAN
     hd95_px: float = NAN
@@ -126,6 +132,7 @@ def evaluate_row(predictor: Predictor, folder: Path, line: int, row: dict[str, s
         uncertainty=float(prediction.uncertainty),
         segmented=bool(row.get("mask")),
         calibrated=frame.mm_per_px is not None,
+        group=prepared.group or prepared.case_key,  # group column, else the (salted) patient
     )
     if result.segmented:
         result.dice = M.dice(prediction.mask, prepared.mask)
@@ -155,11 +162,12 @@ def summarise(results: list[ImageResult], *, threshold: float, n_boot: int, seed
     out: dict[str, Any] = {name: M.nanmean(values) for name, values in per_image.items()}
     out.update({name: fn(scores, labels) if len(labels) else NAN for name, fn in at.items()})
     out["n"] = len(results)
-    ci = {name: M.bootstrap_ci(values, M.nanmean, n_boot, seed) for name, values in per_image.items()}
-    ci.update({name: M.bootstrap_ci((scores, labels), fn, n_boot, seed) for name, fn in at.items()})
-    out["ci"] = {name: list(ci[name]) for name in METRICS}
+    out["ci"] = intervals(results, per_image, at, n_boot=n_boot, seed=seed)
+    grouped = any(r.group for r in results)
     out.update(
         ci_level=0.95,
+        ci_resampling="group" if grouped else "image",
+        n_groups=len(set(cluster_labels(results))) if grouped else None,
         hd95_units=units,
         n_segmented=len(segmented),
         n_hd95_undefined=int(np.sum(np.isnan(per_image["hd95"]))),
@@ -169,6 +177,34 @@ def summarise(results: list[ImageResult], *, threshold: float, n_boot: int, seed
         ece=M.expected_calibration_error(scores, labels),
     )
     return out
+
+
+def intervals(
+    results: list[ImageResult],
+    per_image: dict[str, np.ndarray],
+    at: dict[str, Callable[[np.ndarray, np.ndarray], float]],
+    *,
+    n_boot: int,
+    seed: int,
+) -> dict[str, list[float]]:
+    """95 % bootstrap interval of every metric: segmentation over the segmented rows, classification over
+    the benign/malignant rows, each resampling the groups (patients) of its own rows."""
+    seg_groups = cluster_labels([r for r in results if r.segmented])
+    cls_groups = cluster_labels([r for r in results if r.label in CLASS_OF])
+    scores, labels = classified(results)
+    ci = {
+        name: M.bootstrap_ci(v, M.nanmean, n_boot, seed, groups=seg_groups) for name, v in per_image.items()
+    }
+    for name, fn in at.items():
+        ci[name] = M.bootstrap_ci((scores, labels), fn, n_boot, seed, groups=cls_groups)
+    return {name: list(ci[name]) for name in METRICS}
+
+
+def cluster_labels(results: list[ImageResult]) -> list[tuple[str, str]] | None:
+    """One bootstrap cluster per row: its group, or the row alone; None when no row has a group."""
+    if not any(r.group for r in results):
+        return None
+    return [("group", r.group) if r.group else ("image", r.image) for r in results]
 
 
 def classified(results: list[ImageResult]) -> tuple[np.ndarray, np.ndarray]:

@@ -18,7 +18,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-tta", action="store_true", help="skip the flip test-time augmentation")
     parser.add_argument("--threshold", type=float, default=0.5, help="P(malignant) decision threshold")
     parser.add_argument(
-        "--bootstrap", type=int, default=2000, help="bootstrap resamples for the 95%% intervals"
+        "--bootstrap",
+        type=int,
+        default=2000,
+        help="bootstrap resamples for the 95%% intervals; they resample patients (labels.csv's group column, "
+        "else patient) when the folder names them, else images",
     )
 
 

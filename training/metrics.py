@@ -1,7 +1,8 @@
 """Evaluation metrics in plain numpy (+ OpenCV for erosion): no scikit-learn, no scipy.
 
 Conventions (all per image; aggregates are means over images):
-- dice, iou: 1.0 when both masks are empty (nothing to find, nothing found).
+- dice (c5desk.lesion.overlap.dice, the app's own), iou: 1.0 when both masks are empty (nothing to find,
+  nothing found).
 - hd95: 95th-percentile symmetric Hausdorff distance between the two mask boundaries, taken as
   max(P95 of pred→true distances, P95 of true→pred distances) (the MONAI definition). Boundary pixels are
   mask pixels with a 4-neighbour outside the mask (or on the image edge); distances are exact Euclidean
@@ -12,8 +13,11 @@ Conventions (all per image; aggregates are means over images):
   counts one half. NaN when either class is absent.
 - accuracy / sensitivity / specificity: a score >= threshold is called positive (malignant), the same rule
   the app uses for its label. NaN when the denominator is zero (e.g. sensitivity without positives).
-- bootstrap_ci: percentile interval over resampled IMAGES (paired arrays resampled together, so AUC keeps
-  each score with its label); resamples where the statistic is undefined (NaN) are dropped.
+- bootstrap_ci: percentile interval over resampled GROUPS (patients) when a group label per image is given,
+  else over resampled images. Images of one patient (left/right breast, repeated views) are not independent;
+  resampling them one by one treats them as if they were and gives intervals that are too narrow. Paired
+  arrays are resampled together (AUC keeps each score with its label; two models keep the same patients);
+  resamples where the statistic is undefined (NaN, e.g. AUC with one class) are dropped.
 """
 
 from __future__ import annotations
@@ -23,14 +27,10 @@ from collections.abc import Callable, Sequence
 import cv2
 import numpy as np
 
+from c5desk.lesion.overlap import dice as dice  # the one Dice, re-exported with the other metrics
+
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 _CHUNK = 1 << 22  # distance-matrix elements per chunk (32 MiB of float64)
-
-
-def dice(pred: np.ndarray, true: np.ndarray) -> float:
-    pred, true = _pair(pred, true)
-    total = int(pred.sum()) + int(true.sum())
-    return 1.0 if total == 0 else 2.0 * int(np.logical_and(pred, true).sum()) / total
 
 
 def iou(pred: np.ndarray, true: np.ndarray) -> float:
@@ -176,23 +176,30 @@ def bootstrap_ci(
     n_boot: int = 2000,
     seed: int = 0,
     confidence: float = 0.95,
+    groups: Sequence[object] | np.ndarray | None = None,
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of statistic(*arrays) resampling samples (images) with replacement.
+    """Percentile bootstrap interval of statistic(*arrays), resampling groups (else samples) with replacement.
 
     `data` is one per-sample array or a sequence of equal-length arrays resampled with the same indices
-    (e.g. (scores, labels) for AUC). Resamples where the statistic is NaN are dropped; (nan, nan) when
-    there are no samples or none of the resamples is defined.
+    (e.g. (scores, labels) for AUC, or two models' values for a paired difference). With `groups` (one
+    label per sample, e.g. the patient) whole groups are drawn and all their samples taken: the cluster
+    bootstrap, for samples that are not independent. Without, every sample is its own group (the image
+    bootstrap; the same draws as before groups existed). Resamples where the statistic is NaN (e.g. AUC of
+    a resample with one class) are dropped; (nan, nan) when there are no samples or none is defined.
     """
     arrays = [np.asarray(data)] if isinstance(data, np.ndarray) else [np.asarray(a) for a in data]
     n = len(arrays[0])
     if any(len(a) != n for a in arrays):
         raise ValueError("bootstrap_ci: all arrays must have the same length")
+    members = cluster_members(n if groups is None else groups)
+    if len(members[1]) != n:
+        raise ValueError(f"bootstrap_ci: {len(members[1])} group labels for {n} samples")
     if n == 0 or n_boot < 1:
         return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     values = np.empty(n_boot, dtype=np.float64)
     for b in range(n_boot):  # one resample at a time: memory stays O(n) for any n_boot
-        idx = rng.integers(0, n, n)
+        idx = resample_clusters(members, rng)
         values[b] = statistic(*(a[idx] for a in arrays))
     values = values[np.isfinite(values)]
     if values.size == 0:
@@ -200,6 +207,32 @@ def bootstrap_ci(
     tail = (1.0 - confidence) / 2 * 100
     low, high = np.percentile(values, [tail, 100 - tail])
     return float(low), float(high)
+
+
+def cluster_members(groups: int | Sequence[object] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(first position of each group, sample order by group): groups numbered by first appearance.
+
+    An int n means n samples, each its own group. Numbering by first appearance (not sorted) makes
+    singleton groups draw exactly what the image bootstrap draws for the same seed.
+    """
+    if isinstance(groups, (int, np.integer)):
+        return np.arange(int(groups) + 1), np.arange(int(groups))
+    labels = list(groups)
+    code_of: dict[object, int] = {}
+    codes = np.array([code_of.setdefault(g, len(code_of)) for g in labels], dtype=np.int64)
+    order = np.argsort(codes, kind="stable")
+    starts = np.r_[0, np.cumsum(np.bincount(codes, minlength=len(code_of)))]
+    return starts, order
+
+
+def resample_clusters(members: tuple[np.ndarray, np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    """Sample indices of one cluster-bootstrap resample: all groups' count drawn with replacement."""
+    starts, order = members
+    n_groups = len(starts) - 1
+    chosen = rng.integers(0, n_groups, n_groups)
+    sizes = starts[chosen + 1] - starts[chosen]
+    offsets = np.repeat(starts[chosen] - (np.cumsum(sizes) - sizes), sizes)
+    return order[offsets + np.arange(int(sizes.sum()))]
 
 
 def nanmean(values: np.ndarray) -> float:

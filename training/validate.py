@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from c5desk.inference.preprocess import InputSpec
+from c5desk.lesion.overlap import dice_per_image
 from training.data import Samples
 from training.metrics import roc_auc
 
@@ -26,12 +27,6 @@ def predict_samples(
         scores.append(cls.float().softmax(1)[:, 1].cpu().numpy())
     model.train(was_training)
     return np.concatenate(probs), np.concatenate(scores)
-
-
-def dice_per_image(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    inter = (pred & truth).sum((1, 2))
-    total = pred.sum((1, 2)) + truth.sum((1, 2))
-    return np.where(total == 0, 1.0, 2 * inter / np.maximum(total, 1))
 
 
 def validate(model: torch.nn.Module, samples: Samples, spec: InputSpec, device: str) -> dict[str, float]:

@@ -48,6 +48,8 @@ def format_info(info: dict[str, Any]) -> str:
         f"size             {info['rows']} rows x {info['cols']} columns",
         f"colour model     {info['colour_model']} (shown as {info['display']}, {info['bits_stored']} bits)",
     ]
+    if info.get("voi"):  # above 8 bits: the scanner's window (or min-max when the file names none)
+        lines.append(f"grey window      {info['voi']}")
     if info.get("transfer_syntax"):
         lines.append(f"transfer syntax  {info['transfer_syntax']}")
     lines.append(f"calibration      {_mm(info['mm_per_px'])}{calibration}")

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 from PySide6 import QtGui
 
+from c5desk.gui.window_parts import open_log_folder
+
 if TYPE_CHECKING:
     from c5desk.gui.main_window import MainWindow
 
@@ -110,6 +112,7 @@ ACTIONS: tuple[Act, ...] = (
     Act("retrain", "Model", "Retrain…", lambda w: w.models.open_dialog("retrain")),
     Act("versions", "Model", "Model versions…", lambda w: w.models.open_dialog("versions")),
     Act("help", "Help", "Keyboard shortcuts", lambda w: w.show_help(), ("F1",)),
+    Act("open_logs", "Help", "Open log folder", open_log_folder, (), "For a support engineer"),
 )
 
 # Gestures on the frame that are not menu commands, for the help dialog.

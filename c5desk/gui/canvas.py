@@ -68,7 +68,7 @@ class Canvas(pg.GraphicsView):
             self.mask_item.set_mask(np.zeros((1, 1), bool))
             self.contour_item.setPath(QtGui.QPainterPath())
             return
-        pixels = document.frame.pixels
+        pixels = document.frame.display
         self.surface.set_size(pixels.shape[1], pixels.shape[0])
         self._base_levels = (
             (0.0, 255.0) if pixels.dtype == np.uint8 else (float(pixels.min()), float(pixels.max()))

@@ -8,6 +8,7 @@ to load when none is named is the model catalogue's choice (c5desk.model.catalog
 
 from __future__ import annotations
 
+import logging
 from functools import partial
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from c5desk.gui.worker import Worker
 from c5desk.lesion.measure import measure_mask
 from c5desk.reading.document import Document, score_mask
 
+log = logging.getLogger(__name__)
 NO_MODEL_HINT = "No trained model — outlines and scores are unavailable (Model → Choose model bundle…)"
 PREDICT_DELAY_MS = 120  # stepping quickly through frames runs the model only on the one the user stops at
 
@@ -98,6 +100,7 @@ class ModelLink(QtCore.QObject):
             self.rescore(document)
 
     def _predict_failed(self, message: str) -> None:
+        log.warning("inference failed: %s", message)
         self.failed.emit("Inference failed", message)
 
     def _rescored(self, document: Document, version: int, result: tuple) -> None:
@@ -108,6 +111,7 @@ class ModelLink(QtCore.QObject):
 
     def _rescore_failed(self, document: Document, version: int, message: str) -> None:
         self._rescoring.discard(id(document))
+        log.warning("rescoring failed: %s", message)
         document.apply_rescore(version, None, None, measure_mask(document.mask, document.frame.mm_per_px))
         self.rescored.emit(document)
         self.failed.emit("Rescoring failed", message)
@@ -123,12 +127,15 @@ class ModelLink(QtCore.QObject):
             text, kind = f"Model {version}", "ok"
         if self.predictor.note:
             text += f"\n{self.predictor.note}"
+        log.info("model %s loaded on %s via %s %s", version, self.predictor.device, self.predictor.backend,
+                 self.predictor.note)  # fmt: skip
         self.status.emit(text, kind, self.predictor.device)
         if self._waiting is not None:
             self._predict_timer.start()
 
     def _load_failed(self, message: str) -> None:
         self.predictor, self.loading = None, False
+        log.warning("model not loaded: %s", message)
         no_model = "no trained model" in message
         text = NO_MODEL_HINT if no_model else f"Model not loaded: {message}"
         self.status.emit(text, "none" if no_model else "error", "—")

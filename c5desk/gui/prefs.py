@@ -23,7 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "geometry": "",  # base64 of QMainWindow.saveGeometry()
     "window_state": "",
     "recent": [],
-    "store_folder": "",  # "" = config_dir()/dataset
+    "store_folder": "",  # "" = the user's data folder's dataset/
     "device": "auto",
     "brush_radius": 8,
     "small_island_px": 50,
@@ -38,12 +38,12 @@ DEFAULTS: dict[str, Any] = {
 
 
 def default_store_folder() -> Path:
-    return settings.config_dir() / "dataset"
+    return settings.user_data_folder("dataset")
 
 
 class Prefs:
     def __init__(self, path: str | Path | None = None) -> None:
-        self.path = Path(path) if path else settings.config_dir() / FILE_NAME
+        self.path = Path(path) if path else settings.config_file(FILE_NAME)
         self._values: dict[str, Any] = dict(DEFAULTS)
         self._values.update(_read(self.path))
 

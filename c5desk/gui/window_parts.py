@@ -1,4 +1,5 @@
-"""Small pieces of the main window: the cine bar, the folder's frame list, remembering the window."""
+"""Small pieces of the main window: the cine bar, the folder's frame list, remembering the window, the log
+folder."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from c5desk.gui.prefs import Prefs
+from c5desk.settings import log_dir
 
 
 class CineBar(QtWidgets.QWidget):
@@ -109,3 +111,16 @@ def save_window(window: QtWidgets.QMainWindow, prefs: Prefs, canvas, tools) -> N
     for layer in ("contour", "mask", "heat"):
         prefs[f"show_{layer}"] = canvas.layer_visible(layer)
     prefs.save()
+
+
+def open_log_folder(window) -> bool:
+    """Show the folder of c5desk.log in the system's file manager (what a support engineer asks for)."""
+    folder = log_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        window.show_error("No log folder", f"{folder} cannot be created: {exc.strerror or exc}")
+        return False
+    opened = QtGui.QDesktopServices.openUrl(QtCore.QUrl.fromLocalFile(str(folder)))
+    window.show_status(f"Log folder: {folder}" if opened else f"Open this folder yourself: {folder}")
+    return opened

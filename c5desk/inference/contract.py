@@ -21,6 +21,7 @@ import numpy as np
 from c5desk.inference.preprocess import Geometry
 from c5desk.io.frame import Frame
 from c5desk.lesion.measure import Measurements
+from c5desk.lesion.overlap import dice_per_image
 
 MALIGNANT = 1
 
@@ -64,15 +65,10 @@ def binary_entropy(p: np.ndarray | float) -> np.ndarray:
     return -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
 
 
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    total = int(a.sum()) + int(b.sum())
-    return 1.0 if total == 0 else 2.0 * int(np.logical_and(a, b).sum()) / total
-
-
 def combine_views(seg: np.ndarray, p: np.ndarray, n: int, tta: bool) -> tuple[np.ndarray, ...]:
     """Runner output for n frames (2n rows with TTA) → (mask probs, P(malignant), score spread, seg unc.)."""
     if not tta:
         return seg, p, np.zeros(n), np.zeros(n)
     seg_view, seg_mirror = seg[:n], seg[n:, :, ::-1]
-    seg_unc = np.array([1.0 - dice(a > 0.5, b > 0.5) for a, b in zip(seg_view, seg_mirror, strict=True)])
+    seg_unc = 1.0 - dice_per_image(seg_view > 0.5, seg_mirror > 0.5)
     return (seg_view + seg_mirror) / 2, (p[:n] + p[n:]) / 2, np.abs(p[:n] - p[n:]), seg_unc

@@ -15,7 +15,7 @@ from pydicom.pixels import get_decoder, pixel_array
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from c5desk.io.calibration import calibrate
-from c5desk.io.dicom_colour import palette_table, stored_window, to_display
+from c5desk.io.dicom_colour import native_order, palette_table, to_display
 from c5desk.io.dicom_header import (
     check_decodable,
     check_pixel_module,
@@ -23,6 +23,7 @@ from c5desk.io.dicom_header import (
     read_header,
     transfer_syntax,
 )
+from c5desk.io.dicom_voi import voi_for
 from c5desk.io.frame import Frame
 from c5desk.io.ids import file_digest, source_id
 from c5desk.io.isolated import UNSAFE_PLUGINS, decode_isolated
@@ -45,7 +46,7 @@ class DicomSource(Source):
         self._palette: tuple[np.ndarray, int] | None = None
         if self._photometric == "PALETTE COLOR":
             self._palette = palette_table(ds, little_endian=self._syntax.is_little_endian)
-        self._window = stored_window(ds)
+        self._voi = voi_for(ds, self._syntax, self._photometric, self._bits_stored)
         plugins = get_decoder(self._syntax).available_plugins if self._syntax.is_encapsulated else ()
         self._safe_plugins = [plugin for plugin in plugins if plugin not in UNSAFE_PLUGINS]
         self._unsafe_plugins = [plugin for plugin in plugins if plugin in UNSAFE_PLUGINS]
@@ -88,8 +89,9 @@ class DicomSource(Source):
         raise failures[0] if failures else RuntimeError("no decoder available")
 
     def _decode(self, index: int) -> Frame:
-        samples = self._decode_samples(index)
-        pixels, grey = to_display(samples, self._photometric, self._bits_stored, self._palette, self._window)
+        samples = native_order(self._decode_samples(index))
+        voi_grey = self._voi.to_grey(samples, index) if self._voi is not None else None
+        pixels, grey = to_display(samples, self._photometric, self._bits_stored, self._palette, voi_grey)
         return Frame(
             pixels=pixels,
             grey=grey,
@@ -116,4 +118,5 @@ class DicomSource(Source):
             calibration=calibration.source,
             region=calibration.chosen.to_dict() if calibration.chosen else None,
             regions=[region.to_dict() for region in calibration.regions],
+            voi=self._voi.describe() if self._voi is not None else None,
         )

@@ -1,4 +1,4 @@
-"""From decoded DICOM samples to display pixels: palettes, MONOCHROME1 inversion, VOI windows.
+"""From decoded DICOM samples to display pixels: palettes, MONOCHROME1 inversion, native byte order.
 
 pydicom 3 already returns RGB for YBR_FULL(_422) and for JPEG / JPEG 2000 colour (the decoders' own
 conversion is accounted for, so colour JPEG is never converted twice, i.e. never shown green).
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 from pydicom.dataset import Dataset
-from pydicom.multival import MultiValue
 from pydicom.pixels import apply_color_lut
 
 from c5desk.io.greyscale import display_pixels, to_grey
@@ -50,51 +49,39 @@ def apply_palette(stored: np.ndarray, table: np.ndarray, first: int) -> np.ndarr
     return table[index]
 
 
-def _first_number(value: object) -> float:
-    if isinstance(value, MultiValue | list | tuple):
-        value = value[0]
-    return float(value)  # type: ignore[arg-type]
-
-
-def stored_window(ds: Dataset) -> tuple[float, float] | None:
-    """The first VOI window (center, width) expressed in stored values (the rescale undone), or None."""
-    try:
-        center, width = _first_number(ds.WindowCenter), _first_number(ds.WindowWidth)
-        slope = float(ds.get("RescaleSlope", 1) or 1)
-        intercept = float(ds.get("RescaleIntercept", 0) or 0)
-    except (AttributeError, TypeError, ValueError, IndexError):
-        return None
-    if width <= 1 or slope <= 0:
-        return None
-    return (center - intercept) / slope, width / slope
-
-
 def to_display(
     samples: np.ndarray,
     photometric: str,
     bits_stored: int,
     palette: tuple[np.ndarray, int] | None,
-    window: tuple[float, float] | None,
+    voi_grey: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Decoded samples of one frame -> (display pixels, model grey uint8)."""
-    if samples.dtype.byteorder not in ("=", "|"):
-        samples = samples.astype(samples.dtype.newbyteorder("="))
+    """Decoded samples of one frame -> (display pixels, model grey uint8).
+
+    voi_grey: a >8-bit monochrome frame through its Modality and VOI LUTs (dicom_voi), not yet inverted;
+    None stretches the frame's own range. 8-bit ultrasound is display-ready as stored.
+    """
     if photometric == "PALETTE COLOR" and palette is not None:
         rgb = apply_palette(samples, *palette)
         return rgb, to_grey(rgb)
     if samples.ndim == 3:  # RGB: pydicom has converted YBR already
         return display_pixels(samples), to_grey(samples)
-    # Windows matter only for >8-bit grey; 8-bit ultrasound is display-ready as stored.
-    window = window if bits_stored > 8 else None
-    grey = to_grey(samples, window)
-    if photometric != "MONOCHROME1":
-        return display_pixels(samples, window), grey
-    return _invert(samples, bits_stored), 255 - grey
+    grey = to_grey(samples) if voi_grey is None else voi_grey
+    if photometric == "MONOCHROME1":
+        grey = 255 - grey
+    if samples.dtype in (np.uint8, np.uint16):
+        return (_invert(samples, bits_stored) if photometric == "MONOCHROME1" else samples), grey
+    return grey, grey  # signed, float or 32-bit: shown as the model sees it
+
+
+def native_order(samples: np.ndarray) -> np.ndarray:
+    """Samples in the machine's byte order (big-endian files may decode to big-endian arrays)."""
+    if samples.dtype.byteorder in ("=", "|"):
+        return samples
+    return samples.astype(samples.dtype.newbyteorder("="))
 
 
 def _invert(samples: np.ndarray, bits_stored: int) -> np.ndarray:
-    """MONOCHROME1 (0 = white) shown the usual way round."""
-    if samples.dtype in (np.uint8, np.uint16):
-        top = min((1 << bits_stored) - 1, np.iinfo(samples.dtype).max)
-        return (top - np.minimum(samples, top)).astype(samples.dtype)
-    return 255 - display_pixels(samples)
+    """MONOCHROME1 (0 = white) stored values shown the usual way round, kept as uint8/uint16."""
+    top = min((1 << bits_stored) - 1, np.iinfo(samples.dtype).max)
+    return (top - np.minimum(samples, top)).astype(samples.dtype)

@@ -57,6 +57,14 @@ class Frame:
     meta: dict[str, object] = field(default_factory=dict)
 
     @property
+    def display(self) -> np.ndarray:
+        """What a person is shown: above 8 bits the scanner's window applied (the grey image), else the
+        stored pixels, colour kept."""
+        if self.pixels.ndim == 2 and self.pixels.dtype != np.uint8:
+            return self.grey
+        return self.pixels
+
+    @property
     def calibrated(self) -> bool:
         return self.mm_per_px is not None
 

@@ -16,36 +16,32 @@ def luminance(pixels: np.ndarray) -> np.ndarray:
     return pixels.astype(np.float64) @ weights
 
 
-def to_uint8(values: np.ndarray, window: tuple[float, float] | None = None) -> np.ndarray:
+def to_uint8(values: np.ndarray) -> np.ndarray:
     """Map grey values of any type to uint8.
 
-    uint8 passes through. Otherwise a (center, width) window is applied when given (DICOM VOI, linear), else
-    the frame's actual range is stretched to 0..255 -- not a blind >>8, which would turn 12-bit data black.
+    uint8 passes through. Otherwise the frame's actual range is stretched to 0..255 -- not a blind >>8,
+    which would turn 12-bit data black. (DICOM that specifies a VOI window or LUT goes through dicom_voi.)
     """
     if values.dtype == np.uint8:
         return values
     data = values.astype(np.float32)
-    if window is not None and window[1] > 1:
-        center, width = window
-        low, high = center - 0.5 - (width - 1) / 2, center - 0.5 + (width - 1) / 2
-    else:
-        finite = data[np.isfinite(data)]
-        if finite.size == 0:
-            return np.zeros(values.shape, np.uint8)
-        low, high = float(finite.min()), float(finite.max())
+    finite = data[np.isfinite(data)]
+    if finite.size == 0:
+        return np.zeros(values.shape, np.uint8)
+    low, high = float(finite.min()), float(finite.max())
     if high <= low:
         return np.zeros(values.shape, np.uint8)
     scaled = (np.nan_to_num(data, nan=low) - low) * (255.0 / (high - low))
     return np.clip(scaled + 0.5, 0, 255).astype(np.uint8)
 
 
-def to_grey(pixels: np.ndarray, window: tuple[float, float] | None = None) -> np.ndarray:
+def to_grey(pixels: np.ndarray) -> np.ndarray:
     """Display pixels -> contiguous (H, W) uint8 for the model."""
-    return np.ascontiguousarray(to_uint8(luminance(pixels), window))
+    return np.ascontiguousarray(to_uint8(luminance(pixels)))
 
 
-def display_pixels(pixels: np.ndarray, window: tuple[float, float] | None = None) -> np.ndarray:
+def display_pixels(pixels: np.ndarray) -> np.ndarray:
     """Keep uint8/uint16 pixels as stored; anything else (signed, float, 32-bit) becomes displayable uint8."""
     if pixels.dtype in (np.uint8, np.uint16):
         return pixels
-    return to_uint8(pixels, window)  # one range for all channels keeps the colour balance
+    return to_uint8(pixels)  # one range for all channels keeps the colour balance

@@ -23,11 +23,11 @@ _CHUNK = 1 << 20
 
 
 def installation_salt() -> bytes:
-    """$C5DESK_SALT, else the secret in config_dir()/salt (created on first use), else a fixed salt."""
+    """$C5DESK_SALT, else the secret in the config folder's salt (created on first use), else a fixed salt."""
     configured = os.environ.get(SALT_ENV)
     if configured:
         return configured.encode("utf-8")
-    path = settings.config_dir() / SALT_FILE_NAME
+    path = settings.config_file(SALT_FILE_NAME)
     try:
         existing = path.read_bytes().strip()
         if existing:

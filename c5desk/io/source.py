@@ -111,7 +111,8 @@ def describe(
     metadata: dict[str, Any],
     **dicom: Any,
 ) -> dict[str, Any]:
-    """The info() dictionary; DICOM passes transfer_syntax, mm_per_px, calibration, region, regions."""
+    """The info() dictionary; DICOM passes transfer_syntax, mm_per_px, calibration, region, regions and
+    voi (how >8-bit grey becomes 8-bit: 'window 40/400', 'VOI LUT (...)', 'min-max'; None otherwise)."""
     return {
         "format": format_name,
         "frames": frames,
@@ -125,6 +126,7 @@ def describe(
         "calibration": dicom.get("calibration"),
         "region": dicom.get("region"),
         "regions": dicom.get("regions", []),
+        "voi": dicom.get("voi"),
         "metadata": metadata,
     }
 

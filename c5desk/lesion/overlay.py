@@ -36,7 +36,7 @@ def display_bgr(pixels: np.ndarray) -> np.ndarray:
 
 def render_overlay(frame, prediction) -> np.ndarray:
     """The frame with the lesion contour(s), long/short axes and the score line, as BGR uint8."""
-    canvas = display_bgr(frame.pixels)
+    canvas = display_bgr(frame.display)
     colour = (60, 60, 255) if prediction.label == "malignant" else (80, 220, 80)
     for i, contour in enumerate(prediction.contours):
         points = np.round(contour).astype(np.int32).reshape(-1, 1, 2)

@@ -2,11 +2,11 @@
 
 Bundles live in three places:
   - shipped with the app (resources/models, read-only; resources/models/DEFAULT names the default one);
-  - the user's models folder (<config>/models): versions retrained here, which `training retrain` writes;
+  - the user's models folder (<data>/models): versions retrained here, which `training retrain` writes;
   - anywhere else, registered by path (Model → Choose model bundle…, `c5desk models --register`,
     `training retrain --out ELSEWHERE`).
 Which version is active, the activations so far (for rollback) and the registered paths are kept in
-<config>/models/catalog.json, changed under a lock and written atomically. $C5DESK_MODEL names a bundle
+<data>/models/catalog.json, changed under a lock and written atomically. $C5DESK_MODEL names a bundle
 folder that overrides the choice (installer checks, scripted runs).
 
 This is the only place that decides which model to use: the CLI (`score`, `--self-test`, `models`), the
@@ -48,7 +48,7 @@ NO_MODEL = (
 
 def user_models_dir() -> Path:
     """Where model versions trained or chosen in the app are kept (the shipped ones stay in resources)."""
-    return settings.config_dir() / "models"
+    return settings.user_data_folder("models")
 
 
 def bundle_folders(root: Path) -> list[Path]:

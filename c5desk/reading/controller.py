@@ -15,6 +15,7 @@ messages; the current frame stays on screen.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from c5desk.store import Store
 
 SAVE, DISCARD, CANCEL = "save", "discard", "cancel"
+log = logging.getLogger(__name__)
 
 
 class ReadingView(Protocol):
@@ -141,7 +143,7 @@ class ReadingController:
         try:
             frame = move()
         except (C5Error, IndexError) as exc:
-            self.view.show_error("Cannot open", str(exc))
+            self._error("Cannot open", str(exc))
             self.view.sync_navigation()
             return False
         if frame is None:
@@ -155,6 +157,8 @@ class ReadingController:
         self.view.show_document(fit)
         if doc is None:
             return
+        count = self.session.frame_count
+        log.info("showing frame %d of %d (source %s)", doc.frame.index + 1, count, doc.frame.source_id)
         if doc.recovered_from:
             self.view.show_status(f"Recovered unsaved edits autosaved at {doc.recovered_from} (UTC)")
         if not self.playing:
@@ -187,9 +191,10 @@ class ReadingController:
             store = self.session.open_store(folder or self.store_folder)
         except C5Error as exc:
             if quiet:
+                log.warning("dataset not available: %s", exc)
                 self.view.show_status(f"Dataset not available: {exc}")
             else:
-                self.view.show_error("Cannot open the dataset", str(exc))
+                self._error("Cannot open the dataset", str(exc))
             return None
         if self.document is not shown:  # reloaded from this store (its annotation, its autosave)
             self._shown(fit=False)
@@ -222,8 +227,9 @@ class ReadingController:
         try:
             saved = doc.save(store)
         except C5Error as exc:
-            self.view.show_error("Not saved", str(exc))
+            self._error("Not saved", str(exc))
             return False
+        log.info("saved dataset frame %s as revision %d (%s)", saved.frame_id, saved.revision, saved.label)
         self.view.refresh()
         self.view.show_status(f"Saved {doc.origin.describe()} as revision {saved.revision} ({saved.label})")
         return True
@@ -236,6 +242,10 @@ class ReadingController:
         doc.accept_ai()
         self.edited(redraw=True)
         return self.save()
+
+    def _error(self, title: str, message: str) -> None:
+        log.warning("%s: %s", title, message)
+        self.view.show_error(title, message)
 
     def autosave(self) -> bool:
         """Write unsaved edits to the dataset's journal (best effort: saving reports errors itself)."""

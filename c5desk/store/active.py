@@ -18,16 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from c5desk.lesion.overlap import dice as dice  # re-exported: callers and tests use active.dice
 from c5desk.store.db import Database
 from c5desk.store.records import LESION_LABELS, Suggestion
-
-
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    """Dice overlap of two boolean masks; 1.0 when both are empty."""
-    total = int(a.sum()) + int(b.sum())
-    if total == 0:
-        return 1.0
-    return 2.0 * int(np.logical_and(a, b).sum()) / total
 
 
 def correction(

@@ -42,7 +42,7 @@ _MEASURE_ROWS = (
 class _OverlayView:
     """What lesion.overlay.render_overlay reads from a frame and a prediction, for a stored annotation."""
 
-    pixels: np.ndarray
+    display: np.ndarray
     contours: list[np.ndarray]
     label: str
     p_malignant: float
@@ -66,8 +66,8 @@ def _frame_section(store: Store, item: ExportItem, folder: Path) -> str:
     frame = store.frame(item.frame.id)
     mask = store.mask(item.frame.id)
     measured = measure_mask(mask, frame.mm_per_px) if mask is not None else None
-    overlay = _overlay(frame.pixels, mask, item, measured)
-    write_png(folder / f"{item.stem}_frame.png", frame.pixels)
+    overlay = _overlay(frame.display, mask, item, measured)
+    write_png(folder / f"{item.stem}_frame.png", frame.display)
     write_png(folder / f"{item.stem}_overlay.png", cv2.cvtColor(overlay, cv2.COLOR_BGR2RGB))
     annotation, prediction = item.annotation, item.prediction
     facts = [

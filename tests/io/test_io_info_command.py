@@ -49,6 +49,9 @@ def test_info_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert "frames           1" in text and "480 rows x 640 columns" in text
     assert "PALETTE COLOR" in text and "0.3827 x 0.3827 mm/pixel" in text and "ultrasound regions" in text
     assert text.count("tissue:") == 3  # the analysis region and the two tissue regions listed
+    assert "grey window" not in text  # palette colour: no window applies
+    assert main(["info", str(dicom_sample("MR2_UNCR.dcm"))]) == 0
+    assert "grey window      window 1000/2000" in capsys.readouterr().out  # 12-bit: the scanner's window
 
 
 @pytest.mark.parametrize("content", [None, b"", b"plain text, not an image\n"])

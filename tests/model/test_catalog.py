@@ -164,7 +164,7 @@ def test_models_command_lists_marks_and_activates(tmp_path: Path, template, monk
     monkeypatch.delenv("C5DESK_MODEL", raising=False)
     monkeypatch.setenv("C5DESK_CONFIG", str(tmp_path / "config"))
     monkeypatch.setattr("c5desk.model.catalog.SHIPPED_MODELS", template / "shipped")
-    shutil.copytree(template / "models", tmp_path / "config" / "models")
+    shutil.copytree(template / "models", tmp_path / "config" / "data" / "models")
     assert cli_main(["models"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["VERSION", "FROM", "TRAINED", "ON", "CREATED", "KEY", "METRICS"]
@@ -172,7 +172,7 @@ def test_models_command_lists_marks_and_activates(tmp_path: Path, template, monk
     assert cli_main(["models", "--activate", "random-v1"]) == 0
     assert cli_main(["models", "--default"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[-1] == str(tmp_path / "config" / "models" / "v1")
+    assert out[-1] == str(tmp_path / "config" / "data" / "models" / "v1")
     assert cli_main(["models", "--json"]) == 0
     listed = {row["version"]: row for row in json.loads(capsys.readouterr().out)}
     assert listed["random-v1"]["active"] and listed["random-v1"]["parent"] == "random-base"

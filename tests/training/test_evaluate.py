@@ -17,7 +17,7 @@ from c5desk.io import open_source
 from c5desk.model.bundle import make_random_bundle
 from c5desk.store.labelled import read_mask
 from training import metrics as M
-from training.evaluate import CALIBRATION_PNG, CSV_COLUMNS, ROC_PNG, evaluate
+from training.evaluate import CALIBRATION_PNG, CSV_COLUMNS, ROC_PNG, ImageResult, evaluate, summarise
 
 REQUIRED_KEYS = {"dice", "iou", "hd95", "auc", "accuracy", "sensitivity", "specificity", "n", "ci"}
 METRIC_KEYS = REQUIRED_KEYS - {"n", "ci"}
@@ -190,3 +190,79 @@ def test_six_busbra_test_rows(tmp_path: Path, bundle: Path, busbra_root: Path) -
     assert 0.0 <= result["dice"] <= 1.0 and 0.0 <= result["accuracy"] <= 1.0
     assert [r["image"] for r in _read_csv(tmp_path / "out/e.csv")] == [row[0] for row in rows]
     _check_pngs(tmp_path / "out")
+
+
+# --- intervals over patients --------------------------------------------------------------------------------
+
+
+def _results(patients: list[str | None], seed: int = 0) -> list[ImageResult]:
+    """Synthetic per-image results; images of one patient are duplicates (same Dice, score and label)."""
+    rng = np.random.default_rng(seed)
+    by_patient: dict[str | None, tuple[float, float, str]] = {}
+    out = []
+    for i, patient in enumerate(patients):
+        key = patient if patient is not None else f"alone{i}"
+        if key not in by_patient:
+            label = "malignant" if rng.random() < 0.4 else "benign"
+            p = float(np.clip(rng.normal(0.65 if label == "malignant" else 0.35, 0.2), 0, 1))
+            by_patient[key] = (float(rng.uniform(0.5, 1.0)), p, label)
+        dice, p, label = by_patient[key]
+        out.append(
+            ImageResult(image=f"img{i}.png", label=label, p_malignant=p, uncertainty=0.0, segmented=True,
+                        calibrated=False, group=patient, dice=dice, iou=dice / (2 - dice), hd95_px=1 - dice)
+        )  # fmt: skip
+    return out
+
+
+def test_duplicated_patients_widen_the_intervals() -> None:
+    patients = [f"p{i // 3}" for i in range(90)]  # 30 patients, three identical views each
+    grouped = summarise(_results(patients), threshold=0.5, n_boot=500)
+    alone = _results(patients)
+    for r in alone:
+        r.group = None
+    by_image = summarise(alone, threshold=0.5, n_boot=500)  # the same numbers, resampled image by image
+    assert grouped["ci_resampling"] == "group" and grouped["n_groups"] == 30
+    assert by_image["ci_resampling"] == "image" and by_image["n_groups"] is None
+    for key in ("dice", "iou", "hd95", "auc", "accuracy"):
+        assert grouped[key] == by_image[key], key  # points do not depend on the resampling
+        (low_g, high_g), (low_i, high_i) = grouped["ci"][key], by_image["ci"][key]
+        assert high_g - low_g > 1.3 * (high_i - low_i), key
+
+
+def test_rows_without_a_group_are_their_own_group() -> None:
+    patients = ["a", "a", None, "b", None, "b", "b"]
+    result = summarise(_results(patients), threshold=0.5, n_boot=50)
+    assert result["ci_resampling"] == "group" and result["n_groups"] == 4  # a, b and two single images
+
+
+@pytest.mark.parametrize("column", ["patient", "group"])
+def test_evaluation_json_says_it_resampled_patients(tmp_path: Path, bundle: Path, column: str) -> None:
+    folder, out = tmp_path / "data", tmp_path / "out"
+    _write_folder(folder)
+    rows = _read_csv(folder / "labels.csv")
+    patients = ["P-17", "P-17", "P-23", "P-23", "P-31", "P-31", "P-40"]  # two views per patient
+    _write_csv(
+        folder / "labels.csv",
+        [*HEADER, column],
+        [[*r.values(), p] for r, p in zip(rows, patients, strict=True)],
+    )
+    result = evaluate(
+        bundle,
+        folder,
+        split="test",
+        out_json=out / "e.json",
+        out_csv=out / "e.csv",
+        backend="torch",
+        n_boot=50,
+    )
+    assert result["ci_resampling"] == "group" and result["n_groups"] == 3
+    assert json.loads((out / "e.json").read_text())["n_groups"] == 3
+    assert "P-17" not in (out / "e.csv").read_text() + (out / "e.json").read_text()  # ids stay in the dataset
+
+
+def test_without_patients_images_are_resampled(tmp_path: Path, bundle: Path) -> None:
+    _write_folder(tmp_path)
+    result = evaluate(
+        bundle, tmp_path, split="test", out_json=tmp_path / "e.json", backend="torch", n_boot=20
+    )
+    assert result["ci_resampling"] == "image" and result["n_groups"] is None

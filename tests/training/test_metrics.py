@@ -227,6 +227,62 @@ def test_bootstrap_resamples_pairs_and_drops_undefined() -> None:
         M.bootstrap_ci((scores, labels[:5]), M.roc_auc)
 
 
+def test_group_bootstrap_with_one_image_per_group_is_the_image_bootstrap() -> None:
+    values = np.random.default_rng(5).normal(size=40)
+    singletons = [f"patient{i}" for i in range(40)]
+    image = M.bootstrap_ci(values, np.mean, n_boot=300, seed=4)
+    assert M.bootstrap_ci(values, np.mean, n_boot=300, seed=4, groups=singletons) == image
+
+
+def test_group_bootstrap_widens_intervals_of_duplicated_patients() -> None:
+    """Four identical views per patient: 200 images carry the information of 50, and only resampling the
+    patients says so (the image interval is about half as wide)."""
+    per_patient = np.random.default_rng(7).normal(0.8, 0.1, 50)
+    values, patients = np.repeat(per_patient, 4), np.repeat(np.arange(50), 4)
+    low_i, high_i = M.bootstrap_ci(values, np.mean, n_boot=1000, seed=0)
+    low_g, high_g = M.bootstrap_ci(values, np.mean, n_boot=1000, seed=0, groups=patients)
+    assert low_g < values.mean() < high_g
+    assert (high_g - low_g) > 1.6 * (high_i - low_i)
+    # the patient interval is the one of the 50 independent patients
+    low_p, high_p = M.bootstrap_ci(per_patient, np.mean, n_boot=1000, seed=0)
+    assert high_g - low_g == pytest.approx(high_p - low_p, rel=0.15)
+    again = M.bootstrap_ci(values, np.mean, n_boot=1000, seed=0, groups=list(patients))
+    assert again == (low_g, high_g)  # seeded, and any sequence of hashable labels will do
+
+
+def test_group_bootstrap_keeps_groups_whole_and_paired() -> None:
+    """Every resample holds whole groups, and paired arrays are taken at the same positions."""
+    groups = np.array(["b", "a", "b", "c", "a", "b"])
+    members = M.cluster_members(groups)
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        idx = M.resample_clusters(members, rng)
+        picked = groups[idx]
+        for g in set(picked):  # a group drawn k times contributes all its members k times
+            assert np.sum(picked == g) % np.sum(groups == g) == 0
+    scores, labels = np.arange(6.0), np.array([0, 1, 0, 1, 1, 0])
+    seen: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def record(s: np.ndarray, y: np.ndarray) -> float:
+        seen.append((s, y))
+        return 0.0
+
+    M.bootstrap_ci((scores, labels), record, n_boot=20, groups=groups)
+    assert all(np.array_equal(y, labels[s.astype(int)]) for s, y in seen)
+
+
+def test_group_bootstrap_auc_drops_one_class_resamples() -> None:
+    """Three patients, one of them malignant: many resamples miss it (AUC undefined) and are dropped."""
+    scores, labels = np.array([0.1, 0.2, 0.9, 0.8, 0.3, 0.4]), np.array([0, 0, 1, 1, 0, 0])
+    patients = ["p1", "p1", "p2", "p2", "p3", "p3"]
+    low, high = M.bootstrap_ci((scores, labels), M.roc_auc, n_boot=200, seed=0, groups=patients)
+    assert (low, high) == (1.0, 1.0)
+    one_class = M.bootstrap_ci((scores[:2], labels[:2]), M.roc_auc, n_boot=20, groups=patients[:2])
+    assert all(math.isnan(v) for v in one_class)
+    with pytest.raises(ValueError, match="group labels"):
+        M.bootstrap_ci(scores, np.mean, groups=patients[:4])
+
+
 def test_nanmean_skips_undefined_values() -> None:
     assert M.nanmean(np.array([1.0, np.nan, 3.0])) == 2.0
     assert math.isnan(M.nanmean(np.array([np.nan])))

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+import pytest
 
 from c5desk.model.bundle import load_bundle
 from c5desk.model.catalog import SHIPPED_MODELS, default_bundle
 from training.evaluate import evaluate
 
 CARD_KEYS = ("dice", "iou", "hd95", "auc", "accuracy", "sensitivity", "specificity")
+COMPARISON = ("scratch_test_metrics.json", "unet_resnet_test_metrics.json")
+TEST_PATIENTS = 212  # BUS-BRA fold 5: 383 frames of 212 patients
+
+
+def _cell(metrics: dict, key: str) -> str:
+    """A card table cell: the value and its interval, as the card prints them."""
+    form = "{:.1f}" if key == "hd95" else "{:.3f}"
+    low, high = metrics["ci"][key]
+    return f"{form.format(metrics[key])} [{form.format(low)}–{form.format(high)}]"
 
 
 def test_the_default_bundle_is_a_trained_c5net_with_card_and_replay() -> None:
@@ -24,11 +36,26 @@ def test_the_default_bundle_is_a_trained_c5net_with_card_and_replay() -> None:
     assert f"{recorded['dice']:.3f}" in card and f"{recorded['auc']:.3f}" in card
 
 
-def test_card_numbers_reproduce_on_the_busbra_test_split(busbra_root) -> None:
+@pytest.mark.parametrize("name", ["test_metrics.json", *(f"comparison/{n}" for n in COMPARISON)])
+def test_card_intervals_are_over_patients_and_printed(name: str) -> None:
+    bundle = default_bundle()
+    card = (bundle / "MODEL_CARD.md").read_text()
+    recorded = json.loads((bundle / "evaluation" / name).read_text())
+    assert recorded["ci_resampling"] == "group" and recorded["n_groups"] == TEST_PATIENTS
+    assert f"{TEST_PATIENTS} patients" in card
+    for key in CARD_KEYS:
+        assert _cell(recorded, key) in card, (name, key, _cell(recorded, key))
+
+
+def test_card_numbers_reproduce_on_the_busbra_test_split(busbra_root: Path) -> None:
     bundle = default_bundle()
     recorded = json.loads((bundle / "evaluation" / "test_metrics.json").read_text())
     result = evaluate(bundle, busbra_root, split="test", out_json=None, n_boot=200)
     assert result["n"] == recorded["n"] == 383
+    assert result["ci_resampling"] == recorded["ci_resampling"] == "group"  # over patients, not images
+    assert result["n_groups"] == recorded["n_groups"] == TEST_PATIENTS
     for key in CARD_KEYS:  # the CPU backend (ONNX Runtime or PyTorch) may differ in the last digits
         tolerance = 0.5 if key == "hd95" else 0.005
         assert abs(result[key] - recorded[key]) <= tolerance, (key, result[key], recorded[key])
+        low, high = result["ci"][key]
+        assert low <= result[key] <= high, key
