@@ -96,8 +96,8 @@ class Catalog:
         ordered = sorted(found.values(), key=lambda e: (e.spec.created, e.version))
         return Listing({e.version: e for e in ordered}, problems)
 
-    def get(self, version: str) -> Entry:
-        entry = self.scan().entries.get(version)
+    def get(self, version: str, listing: Listing | None = None) -> Entry:
+        entry = (listing or self.scan()).entries.get(version)
         if entry is None:
             raise ModelError(f"model version {version!r} is not installed (see `c5desk models`)")
         return entry
@@ -138,13 +138,14 @@ class Catalog:
 
         With `store`, the version's lineage is recorded there and the activation is logged in its audit.
         """
-        entry = self.get(version)
+        listing = self.scan()
+        entry = self.get(version, listing)
         with self._changing() as state:
             previous = state["active"]
             state["active"] = version
             state["history"].append({"version": version, "time_utc": _now()})
         if store is not None:
-            record_lineage(store, entry.spec, self.scan())
+            record_lineage(store, entry.spec, listing)
             store.log_action(
                 "activate_model",
                 before={"active": previous},

@@ -171,8 +171,8 @@ class Document:
     def score(self) -> Score:
         """The latest score and measurements (of an earlier mask version while `pending`). Reading it
         changes nothing: when the mask is the model's own again (undo, accept), the model's score shows."""
-        version = self.editor.version
-        scored, measured = self._current()
+        version, own_mask = self.editor.version, self._is_model_mask()
+        scored, measured = self._current(own_mask)
         pred = self.prediction
         return Score(
             p_malignant=scored.p_malignant,
@@ -182,14 +182,16 @@ class Document:
             calibrated=self.frame.calibrated,
             model_version=pred.model_version if pred is not None else None,
             device=pred.device if pred is not None else None,
-            edited=pred is not None and not self._is_model_mask(),
+            edited=pred is not None and not own_mask,
             pending=self._pending(scored, measured),
         )
 
-    def _current(self) -> tuple[_Scored, _Measured]:
-        """The score and measurements that belong to the mask now: the model's own for its own mask."""
+    def _current(self, own_mask: bool | None = None) -> tuple[_Scored, _Measured]:
+        """The score and measurements that belong to the mask now: the model's own for its own mask
+        (`own_mask`: whether the mask is the model's, when the caller has compared them already)."""
         version, pred = self.editor.version, self.prediction
-        if pred is not None and self._scored.mask_version != version and self._is_model_mask():
+        stale = pred is not None and self._scored.mask_version != version
+        if stale and (own_mask if own_mask is not None else self._is_model_mask()):
             own = _Scored(version, pred.p_malignant, pred.uncertainty, pred.score_spread)
             return own, _Measured(version, pred.measurements)
         return self._scored, self._measured
