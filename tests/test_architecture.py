@@ -12,13 +12,14 @@ from pathlib import Path
 import c5desk
 
 PACKAGE = Path(c5desk.__file__).parent
-BASE = {"errors", "settings", "fsio", "logs"}
+BASE = {"errors", "settings", "fsio", "logs", "csvcells"}
 # A part of c5desk → the parts it may import (besides itself). Kept in step with docs/ARCHITECTURE.md.
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "settings": {"fsio"},
     "logs": {"settings", "fsio"},
     "fsio": set(),
+    "csvcells": set(),
     "io": BASE,
     "lesion": BASE,
     "model": BASE,
