@@ -16,13 +16,8 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from c5desk.io.calibration import calibrate
 from c5desk.io.dicom_colour import native_order, palette_table, to_display
-from c5desk.io.dicom_header import (
-    check_decodable,
-    check_pixel_module,
-    dicom_metadata,
-    read_header,
-    transfer_syntax,
-)
+from c5desk.io.dicom_header import check_decodable, dicom_metadata, read_header, transfer_syntax
+from c5desk.io.dicom_pixels import check_pixel_module
 from c5desk.io.dicom_voi import voi_for
 from c5desk.io.frame import Frame
 from c5desk.io.ids import file_digest, source_id
@@ -38,7 +33,8 @@ class DicomSource(Source):
         ds, pixel = read_header(path)
         self._syntax = transfer_syntax(ds)
         check_decodable(self.name, self._syntax)
-        self._frames = check_pixel_module(self.name, ds, self._syntax, pixel, path.stat().st_size)
+        count = check_pixel_module(self.name, ds, self._syntax, pixel, path)
+        self._frames, self._declared = count.present, count.declared
         self._rows, self._cols = int(ds.Rows), int(ds.Columns)
         self._photometric = str(ds.PhotometricInterpretation).strip()
         self._bits_stored = int(ds.get("BitsStored", ds.BitsAllocated))
@@ -52,6 +48,8 @@ class DicomSource(Source):
         self._unsafe_plugins = [plugin for plugin in plugins if plugin in UNSAFE_PLUGINS]
         self._calibration = calibrate(ds, self._rows, self._cols)
         self._meta = dicom_metadata(ds, self._syntax, self._frames)
+        if self._declared != self._frames:  # a truncated file: only the frames that arrived are read
+            self._meta["declared_frames"] = self._declared
         uid = str(ds.get("SOPInstanceUID", "") or "").strip()
         self._key: bytes | None = f"dicom-sop:{uid}".encode() if uid else None
         # Deflated files are inflated whole by read_header; frames are decoded from that dataset.
@@ -59,6 +57,11 @@ class DicomSource(Source):
 
     def __len__(self) -> int:
         return self._frames
+
+    @property
+    def _options(self) -> dict[str, int]:
+        """pydicom reads Number of Frames from the file; a truncated file decodes with the frames present."""
+        return {"number_of_frames": self._frames}
 
     def _identity(self) -> bytes:
         """SOP Instance UID, or the file's bytes when there is none (hashed once, lazily)."""
@@ -74,16 +77,18 @@ class DicomSource(Source):
         """Frame `index` as decoded samples: safe plugins in-process first, fragile ones isolated."""
         source, syntax = self._pixel_source(), self._syntax
         if not syntax.is_encapsulated:
-            return pixel_array(source, index=index, transfer_syntax_uid=syntax)
+            return pixel_array(source, index=index, transfer_syntax_uid=syntax, **self._options)
         failures: list[Exception] = []
         for plugin in self._safe_plugins:
             try:
-                return pixel_array(source, index=index, transfer_syntax_uid=syntax, decoding_plugin=plugin)
+                return pixel_array(
+                    source, index=index, transfer_syntax_uid=syntax, decoding_plugin=plugin, **self._options
+                )
             except Exception as exc:
                 failures.append(exc)
         for plugin in self._unsafe_plugins:
             try:
-                return decode_isolated(self.path, index, syntax, plugin)
+                return decode_isolated(self.path, index, syntax, plugin, self._options)
             except Exception as exc:
                 failures.append(exc)
         raise failures[0] if failures else RuntimeError("no decoder available")

@@ -1,9 +1,13 @@
-"""Reading and checking a DICOM header before any pixel is decoded: pixel module, decoder, metadata."""
+"""Reading a DICOM header before any pixel is decoded: where the pixel data is, its decoder, metadata.
+
+(The Image Pixel attributes are checked against the pixel data in dicom_pixels.)
+"""
 
 from __future__ import annotations
 
 import struct
 import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -13,10 +17,9 @@ from pydicom import uid
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.pixels import get_decoder
-from pydicom.pixels.utils import get_expected_length
 
 from c5desk.errors import ReadError
-from c5desk.io.limits import check_frame_size
+from c5desk.io.limits import MAX_IMAGE_FILE_BYTES, MiB
 from c5desk.io.source import one_line
 
 DICOM_SUFFIXES = frozenset({".dcm", ".dicom"})
@@ -58,7 +61,6 @@ METADATA_KEYWORDS = {
     "Rows": "rows",
     "Columns": "columns",
 }
-_REQUIRED = ("Rows", "Columns", "BitsAllocated", "PhotometricInterpretation")
 _PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 _PIXEL_TAGS = {0x7FE00010: "PixelData", 0x7FE00008: "FloatPixelData", 0x7FE00009: "DoubleFloatPixelData"}
 
@@ -88,15 +90,36 @@ def read_header(path: Path) -> tuple[Dataset, PixelElement | None]:
             warnings.simplefilter("ignore")
             ds = pydicom.dcmread(stream, force=True, stop_before_pixels=True)
             if len(ds) and transfer_syntax(ds) == uid.DeflatedExplicitVRLittleEndian:
+                check_inflated_size(path.name, stream)
                 ds = pydicom.dcmread(path, force=True)  # inflated in memory: offsets mean nothing
                 pixel = _inflated_pixel_element(ds)
             else:
                 pixel = _locate_pixel_element(stream, *ds.original_encoding)
+    except ReadError:
+        raise
     except Exception as exc:
         raise ReadError(f"{path.name}: not a readable DICOM file ({one_line(exc)})") from exc
     if len(ds) == 0:
         raise ReadError(f"{path.name}: not a DICOM file (no readable elements)")
     return ds, pixel
+
+
+def check_inflated_size(name: str, stream: BinaryIO) -> None:
+    """A deflated dataset is inflated whole in memory: inflate it once in bounded chunks to measure it."""
+    stream.seek(0)
+    head = stream.read(144)
+    if not looks_like_dicom(head) or head[132:138] != b"\x02\x00\x00\x00UL":
+        raise ReadError(f"{name}: deflated DICOM without a standard file meta header")
+    stream.seek(144 + struct.unpack("<L", head[140:144])[0])  # the deflated data follows group 0002
+    inflater, total = zlib.decompressobj(-zlib.MAX_WBITS), 0
+    while chunk := stream.read(MiB):
+        while chunk:
+            total += len(inflater.decompress(chunk, 16 * MiB))  # bounded output per call
+            if total > MAX_IMAGE_FILE_BYTES:
+                raise ReadError(
+                    f"{name}: deflated data inflates to over the {MAX_IMAGE_FILE_BYTES / MiB:.0f} MB limit"
+                )
+            chunk = inflater.unconsumed_tail
 
 
 def _locate_pixel_element(stream: BinaryIO, implicit_vr: bool, little_endian: bool) -> PixelElement | None:
@@ -156,34 +179,6 @@ def check_decodable(name: str, syntax: uid.UID) -> None:
         if syntax in syntaxes:
             raise ReadError(f"{name}: {label} pixel data needs {packages} (install one of them)")
     raise ReadError(f"{name}: {syntax.name} pixel data needs: {'; '.join(decoder.missing_dependencies)}")
-
-
-def check_pixel_module(name: str, ds: Dataset, syntax: uid.UID, pixel: PixelElement | None, size: int) -> int:
-    """Validate the Image Pixel attributes from the header alone; return the number of frames."""
-    if pixel is None:
-        hint = "truncated file?" if "Rows" in ds else "a report, an index or not DICOM at all?"
-        raise ReadError(f"{name}: not a DICOM image, no pixel data found ({hint})")
-    missing = [keyword for keyword in _REQUIRED if keyword not in ds]
-    if missing:
-        raise ReadError(f"{name}: DICOM image lacks required {', '.join(missing)}")
-    check_frame_size(name, int(ds.Rows), int(ds.Columns))
-    frames = int(ds.get("NumberOfFrames", 1) or 1)
-    if frames < 1:
-        raise ReadError(f"{name}: Number of Frames is {frames}")
-    photometric = str(ds.PhotometricInterpretation).strip()
-    if photometric not in SUPPORTED_PHOTOMETRIC:
-        raise ReadError(f"{name}: colour model {photometric!r} is not supported")
-    if int(ds.get("SamplesPerPixel", 1) or 1) not in (1, 3):
-        raise ReadError(f"{name}: {ds.SamplesPerPixel} samples per pixel is not supported")
-    if int(ds.BitsAllocated) not in (1, 8, 16, 32, 64):
-        raise ReadError(f"{name}: {ds.BitsAllocated} bits allocated is not a valid pixel size")
-    if pixel.length is not None and pixel.keyword == "PixelData" and not syntax.is_encapsulated:
-        # Truncated uncompressed data is caught here; compressed data fails when its frame is decoded.
-        available = pixel.length if pixel.offset < 0 else max(0, min(pixel.length, size - pixel.offset))
-        expected = get_expected_length(ds)
-        if available < expected:
-            raise ReadError(f"{name}: pixel data is truncated ({available} of {expected} bytes)")
-    return frames
 
 
 def _json_value(value: Any) -> Any:

@@ -17,7 +17,7 @@ from c5desk.errors import ReadError
 from c5desk.io.frame import Frame
 from c5desk.io.greyscale import display_pixels, to_grey
 from c5desk.io.ids import source_id
-from c5desk.io.limits import MAX_PIXELS_PER_FRAME, check_frame_size
+from c5desk.io.limits import MAX_PIXELS_PER_FRAME, FrameLayout, check_decode
 from c5desk.io.source import Source, describe, one_line
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
@@ -97,12 +97,12 @@ class ImageSource(Source):
         super().__init__(path)
         self._data = data
         image = open_pillow(self.name, data)
-        check_frame_size(self.name, image.height, image.width)
+        self._wide_colour = _is_wide_colour(image, data)
+        check_decode(self.name, self._layout(image), held=len(data))
         self._format = "JPEG" if image.format == "MPO" else str(image.format)
         self._pages = int(getattr(image, "n_frames", 1)) if image.format == "TIFF" else 1
         self._mode = image.mode
         self._size = (image.height, image.width)
-        self._wide_colour = _is_wide_colour(image, data)
         self._key = hashlib.sha256(data).digest()
 
     def __len__(self) -> int:
@@ -112,7 +112,7 @@ class ImageSource(Source):
         image = open_pillow(self.name, self._data)
         if index:
             image.seek(index)
-            check_frame_size(self.name, image.height, image.width)
+            check_decode(self.name, self._layout(image), held=len(self._data))
         try:
             pixels = _cv2_pixels(self._data, index) if self._wide_colour else pillow_pixels(image)
         except OSError as exc:  # Pillow: truncated or corrupt data
@@ -126,6 +126,12 @@ class ImageSource(Source):
             source_id=source_id(self._key, index),
             meta=self._metadata(),
         )
+
+    def _layout(self, image: Image.Image) -> FrameLayout:
+        """The decoded page as its header describes it (a palette is expanded to RGB)."""
+        grey = image.mode in _GREY_MODES or image.mode == "LA"
+        itemsize = 2 if self._wide_colour else max(1, _MODE_BITS.get(image.mode, 8) // 8)
+        return FrameLayout(image.height, image.width, samples=1 if grey else 3, itemsize=itemsize)
 
     def _metadata(self) -> dict[str, Any]:
         return {"format": self._format, "mode": self._mode}

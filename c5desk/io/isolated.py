@@ -19,6 +19,7 @@ import threading
 import warnings
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -41,11 +42,13 @@ def _serve(connection: Connection) -> None:
 
     while True:
         try:
-            path, index, syntax, plugin = connection.recv()
+            path, index, syntax, plugin, options = connection.recv()
         except (EOFError, OSError):
             return
         try:
-            array = pixel_array(path, index=index, transfer_syntax_uid=UID(syntax), decoding_plugin=plugin)
+            array = pixel_array(
+                path, index=index, transfer_syntax_uid=UID(syntax), decoding_plugin=plugin, **options
+            )
             connection.send(("ok", array))
         except Exception as exc:
             connection.send(("error", f"{type(exc).__name__}: {exc}"))
@@ -70,14 +73,16 @@ _helper: _Helper | None = None
 _lock = threading.Lock()
 
 
-def decode_isolated(path: Path, index: int, syntax: str, plugin: str) -> np.ndarray:
-    """pydicom.pixels.pixel_array(path, index=...) run in the helper process with `plugin`."""
+def decode_isolated(
+    path: Path, index: int, syntax: str, plugin: str, options: dict[str, Any] | None = None
+) -> np.ndarray:
+    """pydicom.pixels.pixel_array(path, index=..., **options) run in the helper process with `plugin`."""
     global _helper
     with _lock:
         if _helper is None or not _helper.process.is_alive():
             _helper = _Helper()
         try:
-            _helper.connection.send((str(path), index, str(syntax), plugin))
+            _helper.connection.send((str(path), index, str(syntax), plugin, dict(options or {})))
             if not _helper.connection.poll(DECODE_TIMEOUT_S):
                 raise TimeoutError
             status, payload = _helper.connection.recv()

@@ -12,8 +12,10 @@ from typing import Any
 
 from c5desk.errors import ReadError
 from c5desk.io.frame import Frame
+from c5desk.io.limits import FRAME_CACHE_BYTES
 
-# Enough for stepping back and forth in a cine without holding a whole multi-frame file in memory.
+# Enough for stepping back and forth in a cine without holding a whole multi-frame file in memory;
+# fewer when frames are large (FRAME_CACHE_BYTES), but always the newest.
 FRAME_CACHE_SIZE = 4
 
 
@@ -60,7 +62,9 @@ class Source(ABC):
                 return cached
             frame = self._decode_guarded(index)
             self._cache[index] = frame
-            while len(self._cache) > FRAME_CACHE_SIZE:
+            while len(self._cache) > 1 and (
+                len(self._cache) > FRAME_CACHE_SIZE or _cache_bytes(self._cache) > FRAME_CACHE_BYTES
+            ):
                 self._cache.popitem(last=False)
             return frame
 
@@ -99,6 +103,10 @@ class Source(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}: {len(self)} frames>"
+
+
+def _cache_bytes(cache: OrderedDict[int, Frame]) -> int:
+    return sum(frame.pixels.nbytes + frame.grey.nbytes for frame in cache.values())
 
 
 def describe(

@@ -19,7 +19,7 @@ from c5desk.errors import ReadError
 from c5desk.io.frame import Frame
 from c5desk.io.greyscale import to_grey
 from c5desk.io.ids import file_digest, source_id
-from c5desk.io.limits import check_frame_size
+from c5desk.io.limits import FrameLayout, check_decode
 from c5desk.io.source import Source, describe
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi"})
@@ -53,7 +53,8 @@ class VideoSource(Source):
             raise ReadError(f"{self.name}: video cannot be opened (unknown container or codec)")
         self._rows = int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
         self._cols = int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH))
-        check_frame_size(self.name, self._rows, self._cols)
+        # Decoded as 8-bit BGR by FFmpeg, which keeps reference frames of its own.
+        check_decode(self.name, FrameLayout(self._rows, self._cols, samples=3, compressed=True))
         self._fps = float(self._capture.get(cv2.CAP_PROP_FPS) or 0.0)
         fourcc = int(self._capture.get(cv2.CAP_PROP_FOURCC))
         self._codec = fourcc.to_bytes(4, "little").decode("ascii", "replace").strip("\x00 ") if fourcc else ""
