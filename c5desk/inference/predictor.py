@@ -8,12 +8,17 @@ Each frame runs as itself and mirrored left-right in one batch (flip test-time a
 views make P(malignant), its uncertainty, the score spread and the outline's instability is written down
 in c5desk.inference.contract.
 
+Every answer is checked before it is handed out: a model whose outputs are NaN or infinite (damaged weights,
+a graph gone wrong) is a ModelError, never a "benign" with P(malignant) = nan. The check is here, after the
+engine, so it covers PyTorch and ONNX Runtime alike.
+
 Not thread-safe: it keeps the last frame's encoder features so that re-scoring edits of that frame only
 runs the small head. Use one Predictor per thread (the app runs all model work on one worker thread).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +53,8 @@ class Predictor:
     def __init__(
         self, spec: BundleSpec, engine: Engine, *, tta: bool = True, threshold: float = 0.5, note: str = ""
     ) -> None:
+        if not (isinstance(threshold, (int, float)) and math.isfinite(threshold) and 0 < threshold < 1):
+            raise ModelError(f"mask threshold must be a number between 0 and 1, exclusive; got {threshold!r}")
         self.spec, self.engine = spec, engine
         self.input = InputSpec.of(spec)
         self.tta, self.threshold = tta, threshold
@@ -87,6 +94,9 @@ class Predictor:
             f"inference failed on a batch of {n}", self.engine.forward, self._views(batch)
         )
         seg, p, spread, seg_unc = combine_views(seg, cls[:, MALIGNANT], n, self.tta)
+        for i, item in enumerate(items):
+            if not (np.isfinite(p[i]) and np.isfinite(seg[i]).all()):
+                raise ModelError(f"model produced no finite result for {_name(item.frame)}")
         return [
             self._finish(item, seg[i], float(p[i]), float(spread[i]), float(seg_unc[i]))
             for i, item in enumerate(items)
@@ -104,6 +114,8 @@ class Predictor:
         mask_small = self._views(mask_to_model(np.asarray(mask), encoded.geometry)[None, None])
         probs = self._guarded("rescoring failed", self.engine.classify, encoded.features, mask_small)
         p = float(probs[:, MALIGNANT].mean())
+        if not math.isfinite(p):
+            raise ModelError(f"model produced no finite result for the edited mask of {_name(frame)}")
         return p, float(binary_entropy(p)), measure_mask(mask, frame.mm_per_px)
 
     def _encode(self, frame: Frame) -> _Encoded:
@@ -149,3 +161,8 @@ class Predictor:
             source_id=frame.source_id,
             frame_index=frame.index,
         )
+
+
+def _name(frame: Frame) -> str:
+    """How an error names a frame: its index and its (de-identified) source."""
+    return f"frame {frame.index} of {frame.source_id}" if frame.source_id else f"frame {frame.index}"

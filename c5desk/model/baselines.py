@@ -16,7 +16,7 @@ from c5desk.model.cswin import DEFAULT_STRIPE_TARGETS, STAGE_STRIDES, CSwinBranc
 from c5desk.model.decoder import UNetDecoder
 from c5desk.model.heads import MaskPooledClassifier
 from c5desk.model.net import US_MEAN, US_STD, DualTaskNet, make_default_cfg
-from c5desk.model.registry import register_model
+from c5desk.model.registry import builds, register_model
 
 
 def build_unet_resnet(
@@ -72,11 +72,13 @@ def build_cswin_unet(
 
 
 @register_model
+@builds(build_unet_resnet)
 def unet_resnet(**overrides: Any) -> DualTaskNet:
     return build_unet_resnet(**{**overrides, "architecture": "unet_resnet"})
 
 
 @register_model
+@builds(build_unet_resnet)
 def unet_resnet34(**overrides: Any) -> DualTaskNet:
     defaults: dict[str, Any] = dict(
         cnn_name="resnet34",
@@ -90,5 +92,6 @@ def unet_resnet34(**overrides: Any) -> DualTaskNet:
 
 
 @register_model
+@builds(build_cswin_unet)
 def cswin_unet_tiny(**overrides: Any) -> DualTaskNet:
     return build_cswin_unet(**{**overrides, "architecture": "cswin_unet_tiny"})

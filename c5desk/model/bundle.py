@@ -4,6 +4,9 @@ The JSON spec names the architecture and its arguments (``create_model(arch, **a
 network), the preprocessing contract (input_size, in_chans, mean, std), class names, lineage (version,
 parent), provenance (training data summary, metrics, creation time) and the SHA-256 of the weights, checked
 before every load. Weights are read with safetensors only: a bundle can never execute code when opened.
+Loading checks everything a file could get wrong before a network is built (c5desk.model.weights_check):
+bounds on arch_args, the weights' size, their shapes against a meta-device build, the preprocessing
+contract the weights were saved with, and finite values.
 
 torch is imported inside the functions that need it, so ``read_spec`` (listing versions) stays cheap.
 """
@@ -19,8 +22,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from c5desk.errors import BundleError, ModelError
-from c5desk.fsio import StagedFolder
+from c5desk.fsio import StagedFolder, is_hidden
 from c5desk.model.spec_check import check_spec_fields
+from c5desk.model.weights_check import (
+    CONTRACT_KEY,
+    check_contract,
+    check_finite,
+    check_shapes,
+    contract_text,
+    read_header,
+    read_weights,
+    reference_shapes,
+)
 
 if TYPE_CHECKING:
     from torch import nn
@@ -77,6 +90,8 @@ def read_spec(folder: str | Path) -> BundleSpec:
     folder = Path(folder)
     if not folder.is_dir():
         raise BundleError(f"no model bundle at {folder}: not a folder")
+    if is_hidden(folder):  # e.g. .v2.partial-123: a bundle still being written (fsio.StagedFolder)
+        raise BundleError(f"{folder} is a hidden staging folder, not a finished model bundle")
     spec_path = folder / SPEC_FILE
     try:
         text = spec_path.read_text(encoding="utf-8")
@@ -116,15 +131,19 @@ def save_bundle(
         raise BundleError("model has no default_cfg; build it with c5desk.model.create_model")
     tensors = {name: t.detach().to("cpu").contiguous() for name, t in model.state_dict().items()}
     _check_rebuildable(arch, dict(arch_args), tensors)
+    # The contract travels inside the hashed weights, so a later edit of model.json cannot change it. It is
+    # the only metadata key: safetensors writes several in no fixed order, which would change the hash.
+    plain_args = _json_roundtrip(dict(arch_args), "arch_args")
+    contract = contract_text({**cfg, "arch": arch, "arch_args": plain_args})
     try:
-        weights = serialize(tensors, metadata={"format": "pt"})
+        weights = serialize(tensors, metadata={CONTRACT_KEY: contract})
     except (ValueError, RuntimeError) as exc:
         raise BundleError(f"cannot serialise the weights of {arch}: {exc}") from exc
     spec = BundleSpec.from_dict(
         {
             "format_version": FORMAT_VERSION,
             "arch": arch,
-            "arch_args": _json_roundtrip(dict(arch_args), "arch_args"),
+            "arch_args": plain_args,
             "input_size": cfg.get("input_size"),
             "in_chans": cfg.get("in_chans"),
             "mean": list(cfg.get("mean", ())),
@@ -146,7 +165,11 @@ def save_bundle(
 
 
 def load_bundle(folder: str | Path, device: str = "cpu") -> tuple[nn.Module, BundleSpec]:
-    """Verify and load a bundle: returns (model in eval mode on ``device``, spec)."""
+    """Verify and load a bundle: returns (model in eval mode on ``device``, spec).
+
+    Nothing is allocated for the network until the spec, the weights' size, shapes, contract and values
+    have all been checked (see the module docstring).
+    """
     from safetensors import SafetensorError
     from safetensors.torch import load as deserialize
 
@@ -154,25 +177,22 @@ def load_bundle(folder: str | Path, device: str = "cpu") -> tuple[nn.Module, Bun
 
     folder = Path(folder)
     spec = read_spec(folder)
+    _check_arch_args_known(spec)
     weights_path = folder / WEIGHTS_FILE
-    try:
-        weights = weights_path.read_bytes()
-    except FileNotFoundError:
-        raise BundleError(f"bundle {folder} has no {WEIGHTS_FILE}") from None
-    except OSError as exc:
-        raise BundleError(f"cannot read {weights_path}: {exc}") from exc
-    if hashlib.sha256(weights).hexdigest() != spec.weights_sha256:
-        raise BundleError(f"{weights_path} does not match its recorded SHA-256 (truncated or modified)")
+    weights = read_weights(weights_path, spec)
+    shapes, metadata = read_header(weights, weights_path)
+    check_shapes(reference_shapes(spec), shapes, spec)
+    check_contract(metadata, spec)
     try:
         tensors = deserialize(weights)
     except (SafetensorError, ValueError) as exc:
         raise BundleError(f"{weights_path} is not a valid safetensors file: {exc}") from exc
+    check_finite(tensors, weights_path)
     try:
         model = create_model(spec.arch, **spec.arch_args)
     except ModelError as exc:
         raise BundleError(f"bundle {spec.version!r} cannot be rebuilt: {exc}") from exc
-    _check_preprocessing(model.default_cfg, spec)
-    _load_weights(model, tensors, spec)
+    model.load_state_dict(tensors, strict=True)
     try:
         model.to(device)
     except (RuntimeError, ValueError, AssertionError) as exc:
@@ -230,31 +250,19 @@ def _check_rebuildable(arch: str, arch_args: dict[str, Any], tensors: Mapping[st
         raise BundleError(f"cannot save: the weights do not fit {arch}{arch_args} (e.g. {differing[:3]})")
 
 
-def _check_preprocessing(cfg: Mapping[str, Any], spec: BundleSpec) -> None:
-    """The spec's preprocessing must be the one the rebuilt network was made for: one contract, not two."""
-    for key in ("input_size", "in_chans", "mean", "std"):
-        built, declared = cfg.get(key), getattr(spec, key)
-        if isinstance(built, (list, tuple)):
-            built = tuple(float(v) for v in built)
-        if built != declared:
-            raise BundleError(
-                f"bundle {spec.version!r}: model.json says {key} {declared!r} but {spec.arch} built from its "
-                f"arch_args has {built!r}; the bundle was edited or made wrongly"
-            )
+def _check_arch_args_known(spec: BundleSpec) -> None:
+    """Every arch_args key must be an argument of this architecture (bounds are checked by read_spec)."""
+    from c5desk.model.registry import accepted_args
 
-
-def _load_weights(model: nn.Module, tensors: dict[str, Any], spec: BundleSpec) -> None:
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
-    wrong_shape = sorted(k for k in set(expected) & set(tensors) if expected[k].shape != tensors[k].shape)
-    if missing or unexpected or wrong_shape:
+    try:
+        accepted = accepted_args(spec.arch)
+    except ModelError as exc:
+        raise BundleError(f"bundle {spec.version!r} cannot be rebuilt: {exc}") from exc
+    unknown = sorted(set(spec.arch_args) - accepted) if accepted is not None else []
+    if unknown:
         raise BundleError(
-            f"weights of bundle {spec.version!r} do not fit {spec.arch}: {len(missing)} missing, "
-            f"{len(unexpected)} unexpected, {len(wrong_shape)} of the wrong shape "
-            f"(e.g. {(missing + unexpected + wrong_shape)[:3]})"
+            f"bundle {spec.version!r}: arch_args.{unknown[0]} is not an argument of {spec.arch}"
         )
-    model.load_state_dict(tensors, strict=True)
 
 
 def _json_roundtrip(value: dict[str, Any], what: str) -> dict[str, Any]:

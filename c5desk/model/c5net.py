@@ -21,7 +21,7 @@ from c5desk.model.decoder import UNetDecoder
 from c5desk.model.fusion import CouplingBlock
 from c5desk.model.heads import MaskPooledClassifier
 from c5desk.model.net import US_MEAN, US_STD, DualTaskNet, make_default_cfg
-from c5desk.model.registry import register_model
+from c5desk.model.registry import builds, register_model
 
 
 class CoupledEncoder(nn.Module):
@@ -122,15 +122,18 @@ BASE_ARGS: dict[str, Any] = dict(
 
 
 @register_model
+@builds(build_c5net)
 def c5net_tiny(**overrides: Any) -> DualTaskNet:
     return _variant("c5net_tiny", TINY_ARGS, overrides)
 
 
 @register_model
+@builds(build_c5net)
 def c5net_small(**overrides: Any) -> DualTaskNet:
     return _variant("c5net_small", SMALL_ARGS, overrides)
 
 
 @register_model
+@builds(build_c5net)
 def c5net_base(**overrides: Any) -> DualTaskNet:
     return _variant("c5net_base", BASE_ARGS, overrides)

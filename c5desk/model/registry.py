@@ -6,6 +6,7 @@ them, so every registered function must accept its overrides as JSON-friendly ke
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -25,6 +26,30 @@ def register_model(fn: ModelFn) -> ModelFn:
         raise ModelError(f"model name {name!r} is registered twice")
     _REGISTRY[name] = fn
     return fn
+
+
+def builds(builder: Callable[..., nn.Module]) -> Callable[[ModelFn], ModelFn]:
+    """Decorator: ``fn(**overrides)`` passes its overrides to ``builder``, whose keywords are the only ones
+    a bundle's arch_args may use (``accepted_args``); ``architecture`` is the variant's own, not an override.
+    """
+
+    def mark(fn: ModelFn) -> ModelFn:
+        fn.builder = builder  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+def accepted_args(name: str) -> frozenset[str] | None:
+    """The arch_args keys architecture ``name`` takes (None: it does not say; ModelError: unknown name)."""
+    _import_variants()
+    fn = _REGISTRY.get(name)
+    if fn is None:
+        raise ModelError(f"unknown model architecture {name!r}; known: {', '.join(sorted(_REGISTRY))}")
+    params = inspect.signature(getattr(fn, "builder", fn)).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    return frozenset(p.name for p in params if p.name != "architecture")
 
 
 def list_models() -> list[str]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from c5desk.errors import BundleError
+from c5desk.model.arch_rules import check_arch_args, first_non_finite
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}")
@@ -25,7 +27,7 @@ def _is_numbers(value: Any, positive: bool = False) -> bool:
     return (
         isinstance(value, list)
         and bool(value)
-        and all(_is_number(v) and (v > 0 or not positive) for v in value)
+        and all(_is_number(v) and math.isfinite(v) and (v > 0 or not positive) for v in value)
     )
 
 
@@ -48,10 +50,13 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "format_version": (lambda v: _is_int(v) and v >= 1, "a positive integer"),
     "arch": (lambda v: isinstance(v, str) and bool(v), "a non-empty architecture name"),
     "arch_args": (lambda v: isinstance(v, dict), "an object of keyword arguments"),
-    "input_size": (lambda v: _is_int(v) and v >= 32 and v % 32 == 0, "a positive multiple of 32"),
+    "input_size": (
+        lambda v: _is_int(v) and 32 <= v <= 1024 and v % 32 == 0,
+        "a positive multiple of 32 up to 1024",
+    ),
     "in_chans": (lambda v: _is_int(v) and 1 <= v <= 4, "an integer 1..4"),
-    "mean": (_is_numbers, "a list of numbers"),
-    "std": (lambda v: _is_numbers(v, positive=True), "a list of positive numbers"),
+    "mean": (_is_numbers, "a list of finite numbers"),
+    "std": (lambda v: _is_numbers(v, positive=True), "a list of positive finite numbers"),
     "class_names": (
         lambda v: isinstance(v, list) and len(v) >= 2 and all(isinstance(c, str) and c for c in v),
         "a list of at least two names",
@@ -68,6 +73,10 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
 
 def check_spec_fields(data: dict[str, Any], source: str, supported_format: int) -> None:
     """Raise BundleError naming the first field of ``data`` that breaks its rule."""
+    # json.loads takes NaN, Infinity and 1e999: a NaN mean would turn every score into NaN downstream
+    bad = first_non_finite(data)
+    if bad:
+        raise BundleError(f"{source}: {bad} must be a finite number (NaN and infinity are not allowed)")
     for key, (test, requirement) in _RULES.items():
         if not test(data[key]):
             raise BundleError(f"{source}: {key} must be {requirement}, got {data[key]!r:.80}")
@@ -78,3 +87,4 @@ def check_spec_fields(data: dict[str, Any], source: str, supported_format: int) 
         )
     if len(data["mean"]) != data["in_chans"] or len(data["std"]) != data["in_chans"]:
         raise BundleError(f"{source}: mean and std need one value per input channel ({data['in_chans']})")
+    check_arch_args(data["arch_args"], source)
