@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import logging
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from c5desk.csvcells import plain_cell
 from c5desk.errors import C5Error
 from c5desk.inference.preprocess import crop_resize, resize_mask
 from c5desk.store.labelled import prepare_row, read_table
@@ -24,10 +27,22 @@ from c5desk.store.labelled import prepare_row, read_table
 CLASS_INDEX = {"benign": 0, "malignant": 1}
 IGNORE = -1
 US_MEAN, US_STD = 0.326, 0.195  # grey statistics of ultrasound frames (the models' normalisation)
+log = logging.getLogger(__name__)
 
 
 class DataError(C5Error):
     """Training or evaluation data that cannot be used."""
+
+
+class DataWarning(UserWarning):
+    """A value the command does not need (a category, a note) could not be read: it was taken as unknown."""
+
+
+def warn_unneeded(where: str, problems: Iterable[str]) -> None:
+    """Tell (stderr and the log) what of a row was taken as unknown; the row itself is used."""
+    for problem in problems:
+        log.warning("%s: %s", where, problem)
+        warnings.warn(f"{where}: {problem}", DataWarning, stacklevel=3)
 
 
 @dataclass
@@ -101,17 +116,23 @@ def frame_sample(grey: np.ndarray, mask: np.ndarray, region, size: int) -> tuple
 def load_labelled(
     folder: Path, size: int, *, splits: Sequence[str] | None = None, exclude: Sequence[str] = ()
 ) -> Samples:
-    """Rows of a labelled folder (optionally only some `split` values, never the excluded ones)."""
+    """Rows of a labelled folder (optionally only some `split` values, never the excluded ones).
+
+    A category or note that cannot be read is not needed here: it is taken as unknown, with a warning."""
     table, _ignored = read_table(folder)
     items = []
-    for line, row in enumerate(table, start=2):
+    for entry in table:
+        row, line, where = entry.values, entry.line, f"{folder.name}/labels.csv line {entry.line}"
         split = row.get("split", "")
         if (splits is not None and split not in splits) or (split and split in exclude):
             continue
         try:
-            prepared = prepare_row(folder, line, row)
+            if entry.problem is not None:
+                raise DataError(entry.problem)
+            prepared = prepare_row(folder, line, row, strict=False)
         except C5Error as exc:
-            raise DataError(f"{folder.name}/labels.csv line {line}: {exc}") from exc
+            raise DataError(f"{where}: {exc}") from exc
+        warn_unneeded(where, prepared.warnings)
         image, mask = frame_sample(prepared.frame.grey, prepared.mask, prepared.frame.region, size)
         group = row.get("group") or prepared.case_key or f"row{line}"
         items.append((image, mask, CLASS_INDEX.get(prepared.label, IGNORE), group, row["image"]))
@@ -155,7 +176,11 @@ def load_isic(root: Path, split: str, size: int, limit: int | None = None) -> Sa
     if not table.is_file():
         raise DataError(f"{root}: no labels.csv (expected the ISIC 2017 folder of ../shared/data)")
     with table.open(newline="", encoding="utf-8") as stream:
-        rows = [r for r in csv.DictReader(stream) if r.get("split") == split]
+        rows = [
+            {key: plain_cell(value or "") for key, value in r.items()}
+            for r in csv.DictReader(stream)
+            if r.get("split") == split
+        ]
     if not rows:
         raise DataError(f"{table}: no rows with split={split!r}")
     items = []

@@ -30,12 +30,13 @@ from typing import Any
 
 import numpy as np
 
+from c5desk.csvcells import safe_cell
 from c5desk.errors import C5Error
 from c5desk.fsio import write_atomic
 from c5desk.inference import Predictor, make_predictor
 from c5desk.store.labelled import LABELS_CSV, prepare_row, read_table
 from training import metrics as M
-from training.data import DataError
+from training.data import DataError, warn_unneeded
 from training.plots import plot_reliability, plot_roc
 
 CLASS_OF = {"benign": 0, "malignant": 1}
@@ -78,6 +79,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """Metrics of `bundle` on the rows of `folder` (only those of `split` when given); see the module doc."""
     folder = Path(folder)
+    check_outputs(out_json=out_json, out_csv=out_csv, plots_dir=plots_dir)
     rows = select_rows(folder, split)
     predictor = make_predictor(bundle, device=device, backend=backend, tta=tta)
     results = []
@@ -100,18 +102,37 @@ def evaluate(
     return summary
 
 
+def check_outputs(**outputs: Path | None) -> None:
+    """Before any work: a file output that is a folder (or a link), or a plots folder that is a file, is a
+    one-line DataError instead of a traceback after the whole evaluation."""
+    for what, path in outputs.items():
+        if path is None:
+            continue
+        path, option = Path(path), "--" + what.removeprefix("out_").replace("_dir", "")
+        wants_folder = what.endswith("_dir")
+        if path.is_symlink():
+            raise DataError(f"{option} {path.name}: is a symbolic link; give the real path")
+        if path.exists() and path.is_dir() != wants_folder:
+            raise DataError(f"{option} {path.name}: is a {'file' if wants_folder else 'folder'}, not a "
+                            f"{'folder' if wants_folder else 'file'}")  # fmt: skip
+
+
 def select_rows(folder: Path, split: str | None) -> list[tuple[int, dict[str, str]]]:
-    """(line number, row) of labels.csv, filtered on the split column; DataError when nothing is left."""
+    """(line number, row) of labels.csv, filtered on the split column; DataError when nothing is left
+    or a selected row cannot be read (the evaluation would otherwise quietly leave it out)."""
     if not folder.is_dir():
         raise DataError(f"evaluation folder {folder} does not exist or is not a folder")
     table, _ignored = read_table(folder)
-    numbered = enumerate(table, start=2)
-    rows = [(line, row) for line, row in numbered if split is None or row.get("split") == split]
+    selected = [entry for entry in table if split is None or entry.values.get("split") == split]
+    for entry in selected:
+        if entry.problem is not None:
+            raise DataError(f"{folder.name}/{LABELS_CSV} line {entry.line}: {entry.problem}")
+    rows = [(entry.line, entry.values) for entry in selected]
     if rows:
         return rows
     if split is None:
         raise DataError(f"{folder / LABELS_CSV} has no rows to evaluate")
-    present = sorted({row.get("split", "") for row in table} - {""})
+    present = sorted({entry.values.get("split", "") for entry in table} - {""})
     found = f"splits present: {', '.join(present)}" if present else "it has no split values"
     raise DataError(f"{folder / LABELS_CSV} has no rows with split {split!r} ({found})")
 
@@ -120,10 +141,11 @@ def evaluate_row(predictor: Predictor, folder: Path, line: int, row: dict[str, s
     """One row: decode and check it, predict, and score it against its reference."""
     where = f"{folder.name}/{LABELS_CSV} line {line} ({row.get('image', '')})"
     try:
-        prepared = prepare_row(folder, line, row)
+        prepared = prepare_row(folder, line, row, strict=False)  # categories and notes are not needed
         prediction = predictor.predict(prepared.frame)
     except C5Error as exc:
         raise DataError(f"{where}: {exc}") from exc
+    warn_unneeded(where, prepared.warnings)
     frame = prepared.frame
     result = ImageResult(
         image=Path(row["image"]).as_posix(),
@@ -214,13 +236,16 @@ def classified(results: list[ImageResult]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def per_image_csv(results: list[ImageResult], units: str) -> str:
-    """One line per image; metrics that do not apply (no mask, undefined hd95) are left empty."""
+    """One line per image; metrics that do not apply (no mask, undefined hd95) are left empty.
+
+    Image names pass through csvcells.safe_cell (a file named "=1+1.png" is no formula in a spreadsheet);
+    training.per_image reads them back with plain_cell."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     for r in results:
         values = (r.p_malignant, r.dice, r.iou, r.hd95_mm if units == "mm" else r.hd95_px, r.uncertainty)
-        writer.writerow([r.image, r.label, *(_cell(v) for v in values)])
+        writer.writerow([safe_cell(r.image), r.label, *(_cell(v) for v in values)])
     return buffer.getvalue()
 
 

@@ -19,6 +19,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from c5desk.csvcells import plain_cell
 from c5desk.fsio import write_text_atomic
 from c5desk.settings import data_root
 from c5desk.store.labelled import LABELS_CSV, read_table
@@ -30,7 +31,7 @@ def read_per_image(path: Path) -> dict[str, dict[str, str]]:
     """image → row of a per-image CSV; DataError when it is unreadable or names an image twice."""
     try:
         with Path(path).open(newline="", encoding="utf-8") as stream:
-            rows = list(csv.DictReader(stream))
+            rows = [{k: plain_cell(v or "") for k, v in row.items()} for row in csv.DictReader(stream)]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"{path}: cannot be read ({exc})") from exc
     table = {row.get("image", ""): row for row in rows}
@@ -48,7 +49,7 @@ def image_groups(folder: Path, images: list[str]) -> list[str] | None:
     if not (Path(folder) / LABELS_CSV).is_file():
         raise DataError(f"{folder}: no {LABELS_CSV} to map images to patients (give the labelled folder)")
     table, _ignored = read_table(Path(folder))
-    group_of = {Path(r["image"]).as_posix(): _group(r) for r in table}
+    group_of = {Path(r.values["image"]).as_posix(): _group(r.values) for r in table if r.problem is None}
     missing = [image for image in images if image not in group_of]
     if missing:
         raise DataError(f"{folder / LABELS_CSV} lacks {len(missing)} image(s), e.g. {missing[0]}")

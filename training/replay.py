@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from c5desk.csvcells import safe_cell
 from training.data import Samples, load_labelled
 
 REPLAY_DIR = "replay"
@@ -64,9 +65,8 @@ def write_replay(folder: Path, train: Samples, val: Samples, source: str) -> Pat
             cv2.imwrite(str(target / "images" / name), part.images[i])
             cv2.imwrite(str(target / "masks" / name), part.masks[i] * 255)
             group = "g" + hashlib.sha256(part.groups[i].encode()).hexdigest()[:12]
-            writer.writerow(
-                [f"images/{name}", f"masks/{name}", CLASS_NAMES[int(part.labels[i])], split, group]
-            )
+            cells = [f"images/{name}", f"masks/{name}", CLASS_NAMES[int(part.labels[i])], split, group]
+            writer.writerow([safe_cell(cell) for cell in cells])  # our own names, but every CSV is safe
     (target / "labels.csv").write_text(table.getvalue())
     (target / "README.md").write_text(README.format(n_train=len(train), n_val=len(val), source=source))
     return target

@@ -7,6 +7,7 @@ The new model is published (as a new bundle whose parent is the base) only when 
 
 from __future__ import annotations
 
+import logging
 import math
 import shutil
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from c5desk.errors import ReadError
 from c5desk.inference.preprocess import InputSpec
 from c5desk.io import iter_paths, open_source
 from c5desk.model.bundle import load_bundle
@@ -22,6 +24,8 @@ from c5desk.store.store import DATABASE
 from training.data import DataError, Samples, from_arrays, group_split, load_labelled, load_store
 from training.replay import REPLAY_DIR, read_replay
 from training.validate import validate
+
+log = logging.getLogger(__name__)
 
 GATED_METRICS = ("dice", "auc")
 MAX_REPEAT = 20
@@ -62,8 +66,12 @@ def load_unlabelled(path: Path, size: int, limit: int = 2000) -> Samples:
                     items.append((image, mask, -1, f"frame{record.id}", f"frame{record.id}"))
     else:
         for file in iter_paths([path]):
-            with open_source(file) as source:
-                frame = source.frame(0)
+            try:
+                with open_source(file) as source:
+                    frame = source.frame(0)
+            except ReadError as exc:  # one unreadable file (or link loop) never stops the sample
+                log.warning("skipped an unlabelled frame: %s", exc)
+                continue
             image, mask = frame_sample(frame.grey, np.zeros(frame.grey.shape, np.uint8), frame.region, size)
             items.append((image, mask, -1, file.name, file.name))
             if len(items) >= limit:

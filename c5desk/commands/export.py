@@ -3,7 +3,9 @@
 Formats: masks (PNG), coco (JSON with RLE masks + images), csv (one row per lesion), labelled-folder
 (labels.csv + images + masks, re-importable), dicom-seg (DICOM SEG; de-identified unless --keep-identity,
 which needs --dicom-sources pointing at the original DICOM files), report (one HTML page per case).
-DIR must not exist or be empty; it appears complete or not at all.
+DIR must not exist or be an empty folder, in an existing folder; never a symbolic link (the export would
+land beside the link's target, not in it); it appears complete or not at all. A bad DIR is reported in one
+line before the store is opened. Staging folders that killed exports left beside DIR are removed.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 from c5desk.store import Store
 from c5desk.store.exports import FORMATS, run_export
+from c5desk.store.outputs import check_output_folder
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output_folder(Path(args.out))
     with Store.open(args.store) as store:
         summary = run_export(store, args.format, args.out, args.dicom_sources, args.keep_identity)
     print(

@@ -1,8 +1,12 @@
-"""`c5desk import STORE SRC... [--max-frames N]`: seed a dataset store.
+"""`c5desk import STORE SRC... [--max-frames N] [--keep-identity]`: seed a dataset store.
 
 A SRC that is a folder with labels.csv (or a labels.csv file) is imported as a labelled folder: frames
 with their final masks and labels. Any other SRC (files, folders, DICOM, video) adds unlabelled frames.
 The store folder is created when missing.
+
+Frames are de-identified on the way in: what lies around the imaging region and burned-in text inside it
+are blanked (c5desk.io.deidentify). --keep-identity stores the original pixels instead, with a warning:
+the store then holds identifying pixels and is no longer de-identified.
 
 Bad rows and unreadable files are reported (which, and why) and skipped; the good ones are imported.
 Exit status: 0 when at least one row or frame was imported or was already in the store; 1 when nothing
@@ -12,6 +16,7 @@ could be imported (every row or file failed, or labels.csv itself is unusable); 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from c5desk.store import Store
@@ -19,6 +24,10 @@ from c5desk.store.importer import ImportReport, import_frames, import_labelled_f
 from c5desk.store.labelled import LABELS_CSV
 
 MAX_LISTED_FAILURES = 200
+KEEP_IDENTITY_WARNING = (
+    "warning: --keep-identity: frames keep their burned-in text (names, dates, institution);"
+    " this store now holds identifying pixels"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +41,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="N",
         help="take at most the first N frames of each file",
+    )
+    parser.add_argument(
+        "--keep-identity",
+        action="store_true",
+        help="store the original pixels, burned-in names and dates included (the store is then not"
+        " de-identified); by default they are blanked",
     )
     parser.epilog = (
         "Bad rows and files are listed and skipped. Exit status 0 when anything was imported or already "
@@ -52,11 +67,15 @@ def _positive(text: str) -> int:
 def run(args: argparse.Namespace) -> int:
     labelled, plain = _split_sources(args.sources)
     reports: list[tuple[str, ImportReport]] = []
+    identity = {"keep_identity": True} if args.keep_identity else {}  # the importers clean by default
+    if args.keep_identity:
+        print(KEEP_IDENTITY_WARNING, file=sys.stderr)
     with Store.open(args.store, create=True) as store:
         for folder in labelled:
-            reports.append((f"labelled folder {folder.name}", import_labelled_folder(store, folder)))
+            report = import_labelled_folder(store, folder, **identity)
+            reports.append((f"labelled folder {folder.name}", report))
         if plain:
-            reports.append(("frames", import_frames(store, plain, args.max_frames)))
+            reports.append(("frames", import_frames(store, plain, args.max_frames, **identity)))
     for title, report in reports:
         _print_report(title, report)
     return 0 if any(report.succeeded for _, report in reports) else 1
@@ -77,8 +96,11 @@ def _split_sources(sources: list[str]) -> tuple[list[Path], list[Path]]:
 def _print_report(title: str, report: ImportReport) -> None:
     print(
         f"{title}: {report.frames_added} frame(s) added, {report.annotations_saved} annotation(s) saved,"
-        f" {report.unchanged} already present, {len(report.failures)} failed"
+        f" {report.unchanged} already present, {len(report.duplicates)} duplicate row(s),"
+        f" {len(report.failures)} failed"
     )
+    for duplicate in report.duplicates[:MAX_LISTED_FAILURES]:
+        print(f"  DUPLICATE {duplicate.where}: {duplicate.reason}")
     if report.ignored_columns:
         print(f"  ignored columns: {', '.join(report.ignored_columns)}")
     for failure in report.failures[:MAX_LISTED_FAILURES]:

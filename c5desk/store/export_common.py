@@ -16,6 +16,7 @@ import numpy as np
 
 from c5desk.fsio import StagedFolder
 from c5desk.store.files import encode_png
+from c5desk.store.outputs import check_output_folder, mark_export, sweep_stale_exports, unmark_export
 from c5desk.store.records import Annotation, FrameRecord, PredictionRecord, StoreError
 from c5desk.store.store import Store
 
@@ -76,8 +77,13 @@ def export_items(store: Store) -> list[ExportItem]:
 
 @contextmanager
 def atomic_folder(out: Path) -> Iterator[Path]:
-    """Yield a temporary folder that becomes `out` when the block succeeds (removed when it fails)."""
-    out = Path(out)
+    """Yield a temporary folder that becomes `out` when the block succeeds (removed when it fails).
+
+    `out` is checked first (check_output_folder); stale staging folders of killed exports beside it are
+    removed (outputs.sweep_stale_exports). Every failure is a one-line StoreError naming `out`.
+    """
+    out = check_output_folder(Path(out))
+    sweep_stale_exports(out.parent)
     try:
         staged = StagedFolder(out)
     except FileExistsError:
@@ -85,9 +91,17 @@ def atomic_folder(out: Path) -> Iterator[Path]:
             f"{out.name}: exists and is not an empty folder; choose a new output folder"
         ) from None
     except OSError as exc:
-        raise StoreError(f"{out.name}: cannot create the output folder ({exc.strerror})") from exc
-    with staged as folder:
-        yield folder
+        raise StoreError(f"{out.name}: cannot create the output folder here ({exc.strerror or exc})") from exc
+    mark_export(staged.path)
+    try:
+        with staged as folder:
+            try:
+                yield folder
+            except OSError as exc:  # a write failed (disk full...): the staging folder is discarded
+                raise StoreError(f"{out.name}: cannot write the export ({exc.strerror or exc})") from exc
+            unmark_export(folder)
+    except OSError as exc:  # publishing: the rename into place failed (the staging folder is gone)
+        raise StoreError(f"{out.name}: the export cannot be put in place ({exc.strerror or exc})") from exc
 
 
 def write_file(path: Path, data: bytes) -> None:

@@ -136,7 +136,7 @@ def _segmentation(
 def _seg_for_capture(store: Store, item: ExportItem, mask: np.ndarray, uids: _UidMaker, folder: Path) -> int:
     """De-identified: a Secondary Capture of the stored frame plus a SEG referencing it."""
     folder.mkdir(parents=True, exist_ok=True)
-    pixels = store.frame_image(item.frame.id)
+    pixels = store.export_frame(item.frame.id).pixels
     if pixels.ndim == 3 and pixels.dtype != np.uint8:
         pixels = (pixels >> 8).astype(np.uint8)  # colour SC images are 8-bit
     colour = pixels.ndim == 3

@@ -9,6 +9,8 @@
 - csv:             lesions.csv, one row per lesion: an annotated frame whose mask is not empty (a mask
                    with several islands is one lesion; n_components says how many islands).
 - labelled-folder: labels.csv + images/ + masks/, read back by `c5desk import` and by training.
+Every CSV cell passes through csvcells.safe_row: a note such as `=cmd|' /C calc'!A0` is written quoted so
+a spreadsheet shows it as text instead of running it; `c5desk import` reads it back as it was.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 import numpy as np
 from pycocotools import mask as coco_mask
 
+from c5desk.csvcells import safe_row
 from c5desk.store.export_common import ExportItem, ExportSummary, write_png, write_text
 from c5desk.store.store import Store
 
@@ -60,7 +63,7 @@ def export_csv(store: Store, items: list[ExportItem], out: Path, summary: Export
         if not item.annotation.measurements:
             summary.skipped.append((item.stem, f"{item.annotation.label}: no lesion outlined"))
             continue
-        writer.writerow(_csv_row(item))
+        writer.writerow(safe_row(_csv_row(item)))
         summary.exported += 1
     write_text(out / "lesions.csv", buffer.getvalue())
     summary.files += 1
@@ -90,7 +93,7 @@ def export_coco(store: Store, items: list[ExportItem], out: Path, summary: Expor
     images, annotations = [], []
     for item in summary.track(items):
         frame = item.frame
-        write_png(out / "images" / f"{item.stem}.png", store.frame_image(frame.id))
+        write_png(out / "images" / f"{item.stem}.png", store.export_frame(frame.id).pixels)
         summary.files += 1
         images.append(
             {
@@ -143,18 +146,18 @@ def export_labelled_folder(store: Store, items: list[ExportItem], out: Path, sum
     writer.writeheader()
     for item in summary.track(items):
         frame, annotation = item.frame, item.annotation
-        write_png(out / "images" / f"{item.stem}.png", store.frame_image(frame.id))
+        write_png(out / "images" / f"{item.stem}.png", store.export_frame(frame.id).pixels)
         write_png(out / "masks" / f"{item.stem}.png", _mask_png(store.mask(frame.id)))
         scale = frame.mm_per_px or ("", "")
         writer.writerow(
-            {
+            safe_row({
                 "image": f"images/{item.stem}.png", "mask": f"masks/{item.stem}.png",
                 "label": annotation.label,
                 "split": frame.split or "", "patient": frame.case, "group": frame.group or "",
                 "category": annotation.category or "", "note": annotation.note,
                 "mm_per_px_x": repr(scale[0]) if scale[0] != "" else "",
                 "mm_per_px_y": repr(scale[1]) if scale[1] != "" else "",
-            }
+            })
         )  # fmt: skip
         summary.exported += 1
         summary.files += 2

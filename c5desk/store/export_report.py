@@ -63,7 +63,7 @@ def export_report(store: Store, items: list[ExportItem], out: Path, summary: Exp
 
 
 def _frame_section(store: Store, item: ExportItem, folder: Path) -> str:
-    frame = store.frame(item.frame.id)
+    frame = store.export_frame(item.frame.id)
     mask = store.mask(item.frame.id)
     measured = measure_mask(mask, frame.mm_per_px) if mask is not None else None
     overlay = _overlay(frame.display, mask, item, measured)

@@ -1,7 +1,8 @@
 """One entry point for every export format: run_export(store, format, out, ...) -> ExportSummary.
 
-The output folder appears complete or not at all (export_common.atomic_folder) and every export is
-recorded in the audit log (format and counts; no paths).
+The output folder is checked before any work (outputs.check_output_folder: what --out may be), appears
+complete or not at all (export_common.atomic_folder) and every export is recorded in the audit log (format
+and counts; no paths).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from c5desk.store.export_common import ExportItem, ExportSummary, atomic_folder, export_items
 from c5desk.store.export_ml import export_coco, export_csv, export_labelled_folder, export_masks
+from c5desk.store.outputs import check_output_folder
 from c5desk.store.records import StoreError
 from c5desk.store.store import Store
 
@@ -59,6 +61,7 @@ def run_export(
         raise StoreError("--dicom-sources and --keep-identity apply to the dicom-seg format only")
     if keep_identity and not dicom_sources:
         raise StoreError("--keep-identity needs --dicom-sources: the store keeps no identity to copy")
+    check_output_folder(Path(out))  # before any work: a bad --out is told at once, in one line
     options = {"dicom_sources": dicom_sources, "keep_identity": keep_identity} if fmt == "dicom-seg" else {}
     writer = FORMATS[fmt](**options)
     items = export_items(store)

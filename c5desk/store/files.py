@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,6 +25,8 @@ from c5desk.fsio import write_atomic
 from c5desk.store.records import StoreError
 
 OBJECTS = "objects"
+# objects/ab/<sha256>.png, or a temporary of one (fsio.temporary_sibling: .tmp-<pid>-<ns>-<name>)
+_OWN_NAME = re.compile(r"^objects/([0-9a-f]{2})/(?:\.tmp-\d+-\d+-)?\1[0-9a-f]{62}\.png$")
 # A writer commits its row milliseconds after writing the file; a day leaves any live one far behind.
 SWEEP_MIN_AGE_S = 24 * 3600.0
 
@@ -100,18 +103,22 @@ class ObjectFiles:
         return sorted(found)
 
     def sweep(self, referenced: Iterable[str], min_age_s: float = SWEEP_MIN_AGE_S) -> int:
-        """Delete unreferenced objects and temp files older than min_age_s; return how many went."""
+        """Delete unreferenced objects and their temp files older than min_age_s; return how many went.
+
+        Only names this class writes are touched (objects/ab/<sha256>.png and fsio's temporaries of them):
+        anything else someone put under objects/ stays. min_age_s=0 (no other Store open) takes them all.
+        """
         keep = set(referenced)
         cutoff = time.time() - min_age_s
         removed = 0
         for relative in self.all_files():
-            if relative in keep:
+            if relative in keep or not _OWN_NAME.match(relative):
                 continue
             path = os.path.join(self.root, relative)
             try:
-                if os.stat(path).st_mtime < cutoff:
+                if min_age_s <= 0 or os.stat(path).st_mtime < cutoff:
                     os.unlink(path)
                     removed += 1
-            except FileNotFoundError:
+            except OSError:  # gone meanwhile, or a read-only store: nothing to sweep
                 continue
         return removed

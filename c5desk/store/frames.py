@@ -3,17 +3,24 @@
 A frame is keyed by its salted source id (adding it again returns the same id) and belongs to a case
 named by an opaque salted key, so no path, name or UID reaches the database. Its display pixels and the
 model's grey input are content-addressed PNG objects written before the row that names them.
+
+Pixels are de-identified on the way in (io.deidentify, DICOM's Clean Pixel Data): everything outside the
+imaging region and the burned-in text inside it set to 0, in the display pixels and the grey input alike.
+The frame's meta records it (PIXELS_CLEANED, and CLEANING: the region kept and the boxes blanked); only
+keep_identity=True (`c5desk import --keep-identity`) stores the pixels as they were.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from c5desk.io.deidentify import clean_frame
 from c5desk.io.frame import Frame
 from c5desk.io.ids import case_key as frame_case_key
 from c5desk.store import rows
@@ -31,6 +38,8 @@ _CASES_SQL = (
     " LEFT JOIN frames f ON f.case_id = c.id LEFT JOIN annotations a ON a.frame_id = f.id"
     " GROUP BY c.id ORDER BY c.id"
 )
+PIXELS_CLEANED = "pixels_cleaned"  # meta key: True when identifying pixels were blanked on the way in
+CLEANING = "pixel_cleaning"  # meta key: what was kept and blanked (CleanResult.provenance)
 
 
 class Frames:
@@ -48,15 +57,20 @@ class Frames:
         case_key: str | None = None,
         split: str | None = None,
         group: str | None = None,
+        keep_identity: bool = False,
     ) -> int:
         """Store a frame (display pixels, model grey, calibration) and return its id.
 
-        Idempotent on frame.source_id. The case is `case_key` (an opaque salted key), else derived from
-        `source_path` (its DICOM study, else the file), else the frame alone. The path is never stored.
+        Idempotent on frame.source_id (a frame already stored stays as it was stored). The case is
+        `case_key` (an opaque salted key), else derived from `source_path` (its DICOM study, else the
+        file), else the frame alone. The path is never stored. Burned-in identity is blanked unless
+        keep_identity.
         """
         existing = self.id_for(frame.source_id)
         if existing is not None:
             return existing
+        checked_pixels(frame)  # refuse bad input before cleaning it
+        frame = _original(frame) if keep_identity else cleaned(frame)
         pixels, grey = checked_pixels(frame)
         key = case_key or _case_key(frame, source_path)
         split, group = check_token(split, "split"), check_token(group, "group")
@@ -93,6 +107,17 @@ class Frames:
         return Frame(
             pixels, grey, record.frame_index, record.mm_per_px, record.region, record.source_id, record.meta
         )
+
+    def export_frame(self, frame_id: int, keep_identity: bool = False) -> Frame:
+        """The frame as exports write it: cleaned unless it was cleaned on the way in or `keep_identity`.
+
+        Frames stored with --keep-identity, or by a version before cleaning existed, are cleaned here, so no
+        export carries burned-in identity by default.
+        """
+        frame = self.load(frame_id)
+        if keep_identity or frame.meta.get(PIXELS_CLEANED) is True:
+            return frame
+        return clean_frame(frame)[0]
 
     def cases(self) -> list[dict[str, Any]]:
         """[{id, case, frames, annotated}] — display names only, the salted keys stay inside."""
@@ -132,6 +157,22 @@ def _case_key(frame: Frame, source_path: str | Path | None) -> str:
 
         return case_key_for(source_path)
     return frame_case_key(f"frame:{frame.source_id}")
+
+
+def cleaned(frame: Frame) -> Frame:
+    """The frame with its identifying pixels blanked and how, in its meta (the source frame untouched).
+
+    A frame that was cleaned already (read back from a store) is cleaned again: cleaning twice blanks
+    nothing new that matters, and trusting a meta flag would let an edited frame slip through."""
+    frame, result = clean_frame(frame)
+    frame.meta = {**frame.meta, PIXELS_CLEANED: True, CLEANING: result.provenance()}
+    return frame
+
+
+def _original(frame: Frame) -> Frame:
+    """The frame as given, its meta saying whether its pixels were cleaned (e.g. read from a store)."""
+    was_cleaned = frame.meta.get(PIXELS_CLEANED) is True
+    return replace(frame, meta={**frame.meta, PIXELS_CLEANED: was_cleaned})
 
 
 def checked_pixels(frame: Frame) -> tuple[np.ndarray, np.ndarray]:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pydicom
 
-from c5desk.io import iter_paths
+from c5desk.errors import ReadError
+from c5desk.io import iter_paths, open_source
 from c5desk.io.dicom_header import looks_like_dicom
 from c5desk.io.ids import case_key, file_digest, salt_fingerprint, source_id
 from c5desk.store.records import StoreError
@@ -87,7 +88,11 @@ def index_dicom_sources(paths: list[str | Path]) -> dict[str, DicomFrameRef]:
         if header is None or "Rows" not in header:
             continue
         key = dicom_source_key(header, path)
-        frames = int(header.get("NumberOfFrames", 1) or 1)
+        try:  # the header's Number of Frames can lie; the reader counts the frames the pixel data holds
+            with open_source(path) as source:
+                frames = len(source)
+        except ReadError:
+            continue
         for frame in range(frames):
             index.setdefault(source_id(key, frame), DicomFrameRef(path, frame, frames))
     return index

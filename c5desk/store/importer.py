@@ -4,19 +4,28 @@ Each row (or frame) is checked and decoded first; only then are its files writte
 inside a savepoint, so a bad row leaves nothing behind and never stops the good ones. Rows are committed
 in batches (one transaction per BATCH rows) to keep a large import fast without holding the write lock
 for long. The report says which rows or files failed and why; the store keeps no path.
+
+Rows naming one image more than once never silently overwrite each other (last one wins): exact repeats
+are imported once and listed as duplicates; rows that disagree (malignant, then benign) are all refused,
+each naming the others (duplicates.py). The same picture under two file names is caught as it is read:
+the first row is kept, a repeat is a duplicate, a disagreement a failure.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from c5desk.errors import C5Error
 from c5desk.io import iter_paths, open_source
+from c5desk.store.duplicates import repeated_images
 from c5desk.store.identity import case_key_for
-from c5desk.store.labelled import prepare_row, read_table
+from c5desk.store.labelled import LABELS_CSV, LabelledRow, TableRow, prepare_row, read_table
 from c5desk.store.store import Store
 
 BATCH = 64
@@ -37,6 +46,7 @@ class ImportReport:
     unchanged: int = 0  # already in the store exactly as given
     failures: list[Failure] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
+    duplicates: list[Failure] = field(default_factory=list)  # rows repeating another exactly: imported once
     cancelled: bool = False  # stopped by the user; what was imported before stays
 
     @property
@@ -51,6 +61,7 @@ class ImportReport:
             "annotations_saved": self.annotations_saved,
             "unchanged": self.unchanged,
             "failed": len(self.failures),
+            "duplicates": len(self.duplicates),
         }
 
 
@@ -59,40 +70,64 @@ def is_labelled_folder(path: str | Path) -> bool:
 
 
 def import_labelled_folder(
-    store: Store, folder: str | Path, progress: Progress | None = None, cancel: Cancel | None = None
+    store: Store,
+    folder: str | Path,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+    keep_identity: bool = False,
 ) -> ImportReport:
     """Import every good row of folder/labels.csv; StoreError only when the table itself is unusable.
 
     progress(done, total) after each batch; cancel() is asked between batches (committed rows stay).
+    keep_identity stores the frames' pixels as they are (by default identifying pixels are blanked).
     """
     folder = Path(folder)
     table, ignored = read_table(folder)
     report = ImportReport(ignored_columns=ignored)
+    refused = repeated_images(table)
+    seen: dict[str, tuple[int, tuple]] = {}  # source id -> (line, content) of the rows imported now
     for start in range(0, len(table), BATCH):
         if cancel is not None and cancel():
             report.cancelled = True
             break
         with store.transaction():
-            for offset, row in enumerate(table[start : start + BATCH]):
-                line = start + offset + 2  # line 1 is the header
-                where = f"labels.csv line {line} ({row.get('image') or 'no image'})"
-                _import_row(store, folder, line, row, where, report)
+            for row in table[start : start + BATCH]:
+                where = _where(row)
+                if row.problem is not None:
+                    report.failures.append(Failure(where, row.problem))
+                elif row.line in refused:
+                    duplicate, reason = refused[row.line]
+                    (report.duplicates if duplicate else report.failures).append(Failure(where, reason))
+                else:
+                    _import_row(store, folder, row, seen, report, keep_identity)
         if progress is not None:
             progress(min(start + BATCH, len(table)), len(table))
     store.log_action("import", after={"kind": "labelled folder", "rows": len(table), **report.summary()})
     return report
 
 
+def _where(row: TableRow) -> str:
+    return f"{LABELS_CSV} line {row.line} ({row.values.get('image') or 'no image'})"
+
+
 def _import_row(
-    store: Store, folder: Path, line: int, row: dict[str, str], where: str, report: ImportReport
+    store: Store,
+    folder: Path,
+    row: TableRow,
+    seen: dict[str, tuple[int, tuple]],
+    report: ImportReport,
+    keep_identity: bool,
 ) -> None:
+    where = _where(row)
     try:
-        prepared = prepare_row(folder, line, row)
+        prepared = prepare_row(folder, row.line, row.values)
+        if _repeats_a_row(prepared, seen, where, report):
+            return
         with store.transaction():  # a savepoint: the frame and its annotation together or not at all
             known = store.frame_id_for(prepared.frame.source_id)
             frame_id = store.add_frame(
-                prepared.frame, case_key=prepared.case_key or _file_case(folder, row), split=prepared.split,
-                group=prepared.group,
+                prepared.frame, case_key=prepared.case_key or _file_case(folder, row.values),
+                split=prepared.split, group=prepared.group, keep_identity=keep_identity,
             )  # fmt: skip
             before = store.annotation(frame_id)
             saved = store.save_annotation(
@@ -109,11 +144,37 @@ def _import_row(
     except OSError as exc:
         report.failures.append(Failure(where, f"cannot be written ({exc.strerror or exc})"))
         return
+    seen[prepared.frame.source_id] = (row.line, _content(prepared))
     report.frames_added += known is None
     if before is not None and saved.id == before.id:
         report.unchanged += 1
     else:
         report.annotations_saved += 1
+
+
+def _repeats_a_row(
+    prepared: LabelledRow, seen: dict[str, tuple[int, tuple]], where: str, report: ImportReport
+) -> bool:
+    """The same picture under another file name as a row imported earlier: reported, never a new revision."""
+    if prepared.frame.source_id not in seen:
+        return False
+    line, content = seen[prepared.frame.source_id]
+    if content == _content(prepared):
+        report.duplicates.append(
+            Failure(where, f"the same image and annotation as line {line}: imported once")
+        )
+    else:
+        report.failures.append(
+            Failure(where, f"the same image as line {line} with a different annotation: line {line} kept")
+        )
+    return True
+
+
+def _content(prepared: LabelledRow) -> tuple:
+    """What a row says about its image (the mask by its bits), to tell repeats from conflicts."""
+    mask = hashlib.sha256(np.packbits(prepared.mask)).hexdigest()
+    return (prepared.label, prepared.category, prepared.note, prepared.split, prepared.group,
+            prepared.case_key, prepared.frame.mm_per_px, mask)  # fmt: skip
 
 
 def _file_case(folder: Path, row: dict[str, str]) -> str:
@@ -127,6 +188,7 @@ def import_frames(
     max_frames: int | None = None,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
+    keep_identity: bool = False,
 ) -> ImportReport:
     """Add the frames of files and folders (images, DICOM, video) as unlabelled frames.
 
@@ -144,7 +206,7 @@ def import_frames(
             report.cancelled = True
             break
         try:
-            _import_file(store, path, max_frames, report)
+            _import_file(store, path, max_frames, report, keep_identity)
         except C5Error as exc:
             report.failures.append(Failure(path.name, str(exc)))
         except OSError as exc:
@@ -155,7 +217,9 @@ def import_frames(
     return report
 
 
-def _import_file(store: Store, path: Path, max_frames: int | None, report: ImportReport) -> None:
+def _import_file(
+    store: Store, path: Path, max_frames: int | None, report: ImportReport, keep_identity: bool
+) -> None:
     with open_source(path) as source:
         count = len(source) if max_frames is None else min(len(source), max(1, int(max_frames)))
         key = case_key_for(path)
@@ -164,5 +228,5 @@ def _import_file(store: Store, path: Path, max_frames: int | None, report: Impor
             if store.frame_id_for(frame.source_id) is not None:
                 report.unchanged += 1
                 continue
-            store.add_frame(frame, case_key=key)
+            store.add_frame(frame, case_key=key, keep_identity=keep_identity)
             report.frames_added += 1

@@ -2,14 +2,16 @@
 
 Files are written before the row naming them is committed (see files.py), so a crash can leave files no
 row names but never a row without its file; check() reports the latter should it happen anyway (a
-file deleted or a disk restored by hand), sweep() removes the former once surely abandoned.
+file deleted or a disk restored by hand), sweep() removes the former once surely abandoned: at once when
+the store is opened while no other Store has it open (a killed import's PNGs go on the next run), else
+once they are a day old.
 """
 
 from __future__ import annotations
 
 from c5desk.store.db import Database
 from c5desk.store.files import SWEEP_MIN_AGE_S, ObjectFiles
-from c5desk.store.journal import Journal
+from c5desk.store.journal import TEMPORARY_MIN_AGE_S, Journal
 
 _REFERENCES_SQL = (
     "SELECT image_file FROM frames UNION SELECT grey_file FROM frames",
@@ -40,7 +42,9 @@ class Integrity:
         return problems
 
     def sweep_orphans(self, min_age_s: float = SWEEP_MIN_AGE_S) -> int:
-        """Remove files no row names (left by a crash before commit) once older than min_age_s."""
+        """Remove files no row names (left by a crash before commit) once older than min_age_s, and the
+        journal's interrupted writes; min_age_s=0 only when no other Store has the folder open (presence.py),
+        so that no writer can be between writing a file and committing its row."""
         removed = self._files.sweep(self.referenced_files(), min_age_s)
-        self._journal.sweep_temporaries()
+        self._journal.sweep_temporaries(min(min_age_s, TEMPORARY_MIN_AGE_S))
         return removed

@@ -23,6 +23,7 @@ from c5desk.store.records import JournalEntry, StoreError
 
 JOURNAL = "journal"
 _NAME = re.compile(r"^frame-(\d+)\.npz$")
+TEMPORARY_MIN_AGE_S = 60.0  # an autosave write takes milliseconds
 
 
 class Journal:
@@ -93,14 +94,14 @@ class Journal:
         with contextlib.suppress(FileNotFoundError):
             path.replace(path.with_name(path.name + ".unreadable"))
 
-    def sweep_temporaries(self, min_age_s: float = 60.0) -> None:
+    def sweep_temporaries(self, min_age_s: float = TEMPORARY_MIN_AGE_S) -> None:
         """Leftovers of writes interrupted by a crash (never a complete entry), once surely abandoned."""
         if not self.folder.is_dir():
             return
         cutoff = time.time() - min_age_s
         for path in self.folder.glob(f"{TEMP_PREFIX}*"):
             try:
-                if path.stat().st_mtime < cutoff:
+                if min_age_s <= 0 or path.stat().st_mtime < cutoff:
                     path.unlink()
-            except FileNotFoundError:
+            except OSError:  # gone meanwhile, or a read-only store
                 continue

@@ -7,24 +7,26 @@ Columns (header names are case-insensitive):
   category | birads | tirads  optional BI-RADS / TI-RADS assessment ("4a", "BI-RADS 4a", "TR3")
   note                        optional free text
   mm_per_px_x, mm_per_px_y    optional calibration (PNG frames carry none), written by our own export
-Other columns are ignored (and reported). Masks: a grey or colour PNG/JPEG/BMP/TIFF of the image's size;
-foreground is > 0 for 0/1 masks, else above half the range (0/255 and JPEG-noisy masks).
+Other columns are ignored (and reported). Masks: a grey or colour PNG/JPEG/BMP/TIFF of the image's size,
+two-valued (0/255 or 0/1; see maskfile.py). Each row is read on its own (csvtable.py): a syntax problem
+fails that row, with its line number, never the table.
 """
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from c5desk.csvcells import plain_cell
 from c5desk.errors import ReadError
 from c5desk.io import Frame, open_source
 from c5desk.io.ids import case_key
+from c5desk.store.csvtable import read_records
+from c5desk.store.maskfile import read_mask
 from c5desk.store.records import StoreError, check_category, check_label, check_note, check_token
 
 LABELS_CSV = "labels.csv"
@@ -57,32 +59,55 @@ class LabelledRow:
     split: str | None
     group: str | None
     case_key: str | None
+    warnings: tuple[str, ...] = ()  # what was dropped from a row read with strict=False
 
 
-def read_table(folder: Path) -> tuple[list[dict[str, str]], list[str]]:
-    """Rows of labels.csv (keys lower-cased) and the ignored column names; StoreError if unusable."""
+@dataclass(frozen=True)
+class TableRow:
+    """A row of labels.csv: its line number, its cells by lower-cased column name, or why it is unusable."""
+
+    line: int
+    values: dict[str, str]
+    problem: str | None = None  # a syntax problem of this row alone (the other rows are unaffected)
+
+
+def read_table(folder: Path) -> tuple[list[TableRow], list[str]]:
+    """Rows of labels.csv and the ignored column names; StoreError only when the table as a whole is unusable.
+
+    Each row is read on its own (see csvtable): a bad quote, byte or over-long cell makes that row's
+    `problem`, never the file's. Cells written quoted by our own export (csvcells) are read back as written.
+    """
     path = folder / LABELS_CSV
     try:
-        with path.open(newline="", encoding="utf-8-sig") as stream:
-            reader = csv.DictReader(stream)
-            header = [name.strip().lower() for name in (reader.fieldnames or [])]
-            missing = [name for name in REQUIRED if name not in header]
-            if missing:
-                raise StoreError(f"{LABELS_CSV} lacks the required column(s): {', '.join(missing)}")
-            table = []
-            for row in reader:
-                table.append({(k or "").strip().lower(): (v or "").strip() for k, v in row.items() if k})
-                if len(table) > MAX_ROWS:
-                    raise StoreError(f"{LABELS_CSV} has more than {MAX_ROWS} rows")
+        header, records = read_records(path, MAX_ROWS, lambda row: _names_a_file(folder, row))
     except FileNotFoundError as exc:
         raise StoreError(f"{folder.name}: no {LABELS_CSV} in this folder") from exc
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise StoreError(f"{LABELS_CSV} cannot be read ({exc})") from exc
-    return table, [name for name in header if name not in KNOWN]
+    except OSError as exc:
+        raise StoreError(f"{LABELS_CSV} cannot be read ({exc.strerror or exc})") from exc
+    header = [name.strip().lower() for name in header]
+    missing = [name for name in REQUIRED if name not in header]
+    if missing:
+        raise StoreError(f"{LABELS_CSV} lacks the required column(s): {', '.join(missing)}")
+    table = [TableRow(r.line, _values(header, r.cells), r.problem) for r in records]
+    return table, [name for name in header if name and name not in KNOWN]
 
 
-def prepare_row(folder: Path, line: int, row: dict[str, str]) -> LabelledRow:
-    """Check and decode one row; StoreError naming the problem (nothing is written here)."""
+def _values(header: list[str], cells: list[str]) -> dict[str, str]:
+    return {name: plain_cell(cell.strip()) for name, cell in zip(header, cells, strict=False) if name}
+
+
+def _names_a_file(folder: Path, row: dict[str, str]) -> bool:
+    """Whether a line met inside a quoted cell is a row of its own: its image cell names a file here."""
+    image = next((cell.strip() for name, cell in row.items() if name.strip().lower() == "image"), "")
+    return bool(image) and (folder / image).is_file()
+
+
+def prepare_row(folder: Path, line: int, row: dict[str, str], *, strict: bool = True) -> LabelledRow:
+    """Check and decode one row; StoreError naming the problem (nothing is written here).
+
+    strict=False is for commands that need only the image, mask, label and grouping (training, evaluation):
+    a category or note they cannot read is recorded as unknown in `warnings` instead of refusing the row.
+    """
     label = check_label(row.get("label"))
     image_path = _inside(folder, row.get("image", ""), "image")
     try:
@@ -103,17 +128,37 @@ def prepare_row(folder: Path, line: int, row: dict[str, str]) -> LabelledRow:
     if label == "normal" and mask.any():
         raise StoreError("label is normal (no lesion) but the mask is not empty")
     patient = row.get("patient", "")
+    category, note, warnings = _unneeded(row, strict)
     return LabelledRow(
         line=line,
         frame=frame,
         mask=mask,
         label=label,
-        category=_category(row),
-        note=check_note(row.get("note", "")),
+        category=category,
+        note=note,
         split=check_token(row.get("split"), "split"),
         group=check_token(row.get("group"), "group"),
         case_key=case_key(f"labelled-patient:{patient}") if patient else None,
+        warnings=warnings,
     )
+
+
+def _unneeded(row: dict[str, str], strict: bool) -> tuple[str | None, str, tuple[str, ...]]:
+    """Category and note: checked (strict), else what cannot be read becomes unknown with a warning."""
+    if strict:
+        return _category(row), check_note(row.get("note", "")), ()
+    warnings = []
+    try:
+        category = _category(row)
+    except StoreError as exc:
+        category = None
+        warnings.append(f"category taken as unknown: {exc}")
+    try:
+        note = check_note(row.get("note", ""))
+    except StoreError as exc:
+        note = ""
+        warnings.append(f"note left out: {exc}")
+    return category, note, tuple(warnings)
 
 
 def _inside(folder: Path, relative: str, what: str) -> Path:
@@ -130,26 +175,6 @@ def _inside(folder: Path, relative: str, what: str) -> Path:
     if not path.is_file():
         raise StoreError(f"{what} file {candidate.as_posix()} does not exist")
     return path
-
-
-def read_mask(path: Path, shape: tuple[int, int]) -> np.ndarray:
-    """A mask image as (H, W) bool of exactly `shape`; StoreError when unreadable or of another size."""
-    try:
-        data = np.fromfile(path, np.uint8)
-    except OSError as exc:
-        raise StoreError(f"mask {path.name} cannot be read ({exc.strerror})") from exc
-    array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if array is None:
-        raise StoreError(f"mask {path.name} is not a readable image")
-    if array.ndim == 3:
-        array = array[..., :3].max(axis=2)  # any colour channel (alpha ignored)
-    if array.shape != tuple(shape):
-        raise StoreError(
-            f"mask {path.name} is {array.shape[1]}x{array.shape[0]} but the image is {shape[1]}x{shape[0]}"
-        )
-    if array.max(initial=0) <= 1:
-        return array > 0
-    return array > np.iinfo(array.dtype).max // 2 if np.issubdtype(array.dtype, np.integer) else array > 0.5
 
 
 def _category(row: dict[str, str]) -> str | None:

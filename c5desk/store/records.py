@@ -2,7 +2,8 @@
 
 Labels: "benign" and "malignant" are lesion labels (used for training), "normal" means no lesion (the
 mask must be empty), "unsure" keeps the outline but takes no side. Categories are BI-RADS or TI-RADS
-assessments, normalised to "BI-RADS 4a" / "TI-RADS 3".
+assessments, normalised to "BI-RADS 4a" / "TI-RADS 3". TI-RADS 4a/4b/4c (Kwak TI-RADS and K-TIRADS, common
+in thyroid datasets) are accepted; a TI-RADS letter on another level is not.
 """
 
 from __future__ import annotations
@@ -151,7 +152,7 @@ def check_label(label: object) -> str:
 
 
 def check_category(category: object, system: str | None = None) -> str | None:
-    """'4a', 'BI-RADS 4A', 'birads4a' -> 'BI-RADS 4a'; 'TR3' -> 'TI-RADS 3'; None/'' -> None.
+    """'4a', 'BI-RADS 4A', 'birads4a' -> 'BI-RADS 4a'; 'TR3' -> 'TI-RADS 3', 'TR4b' -> 'TI-RADS 4b'.
 
     A bare number takes `system` ("BI-RADS" or "TI-RADS"), else it is stored as the number alone.
     """
@@ -168,8 +169,8 @@ def check_category(category: object, system: str | None = None) -> str | None:
     prefix, number, letter = match.groups()
     named = system if prefix is None else ("BI-RADS" if prefix.lower().startswith("bi") else "TI-RADS")
     value = number + (letter.lower() if letter else "")
-    if letter and named == "TI-RADS":
-        raise StoreError(f"category {category!r}: TI-RADS levels have no letter")
+    if letter and named == "TI-RADS" and number != "4":
+        raise StoreError(f"category {category!r}: only TI-RADS 4 has sub-levels (4a, 4b, 4c)")
     return f"{named} {value}" if named else value
 
 

@@ -8,7 +8,9 @@ versions, an audit log and an autosave journal.
         store.save_annotation(frame_id, edited_mask, "malignant", model_version="c5net-1")
 
 Folder layout: c5desk-store.sqlite (WAL), objects/ab/<sha256>.png (frames and masks, content-addressed,
-immutable), journal/frame-<id>.npz (unsaved edits). Nothing is ever deleted from the database: a new
+immutable), journal/frame-<id>.npz (unsaved edits), .c5desk-locks/ (which Stores have it open:
+presence.py; opening sweeps what a killed writer left, at once when no other Store has it open).
+Nothing is ever deleted from the database: a new
 annotation of a frame is a new revision, so history and audit stay complete. Files are written before
 the row that names them is committed (see files.py), so every row points to a complete file.
 
@@ -51,6 +53,7 @@ from c5desk.store.integrity import Integrity
 from c5desk.store.journal import Journal
 from c5desk.store.learning import Learning
 from c5desk.store.predictions import Predictions
+from c5desk.store.presence import Presence
 from c5desk.store.records import (
     LESION_LABELS,
     Annotation,
@@ -84,6 +87,7 @@ class Store:
         self._model_versions = ModelVersions(db)
         self._learning = Learning(db, files)
         self._integrity = Integrity(db, files, journal)
+        self._presence: Presence | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------------------
     @classmethod
@@ -96,7 +100,7 @@ class Store:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"{folder.name}: cannot create the folder ({exc.strerror})") from exc
-        return cls._open_database(folder, new=True)
+        return cls._open_database(folder, new=True)._enter()
 
     @classmethod
     def open(cls, folder: str | Path, create: bool = False) -> Store:
@@ -106,9 +110,19 @@ class Store:
             if create:
                 return cls.create(folder)
             raise StoreError(f"{folder.name or folder}: not a c5desk store (no {DATABASE} in it)")
-        store = cls._open_database(folder, new=False)
-        store.sweep_orphans()
-        return store
+        return cls._open_database(folder, new=False)._enter()
+
+    def _enter(self) -> Store:
+        """Sweep what crashes left (all of it when no other Store has the folder open) and register."""
+        try:
+            self._presence = Presence.enter(self.folder, self._sweep_on_open)
+        except BaseException:
+            self._db.close()
+            raise
+        return self
+
+    def _sweep_on_open(self, alone: bool) -> None:
+        self._integrity.sweep_orphans(0.0 if alone else SWEEP_MIN_AGE_S)
 
     @classmethod
     def _open_database(cls, folder: Path, new: bool) -> Store:
@@ -127,6 +141,9 @@ class Store:
         return cls(folder, db)
 
     def close(self) -> None:
+        if self._presence is not None:
+            self._presence, presence = None, self._presence
+            presence.release()
         self._db.close()
 
     def __enter__(self) -> Store:
@@ -158,9 +175,14 @@ class Store:
         case_key: str | None = None,
         split: str | None = None,
         group: str | None = None,
+        keep_identity: bool = False,
     ) -> int:
-        """Store a frame and return its id; idempotent on frame.source_id (see Frames.add)."""
-        return self._frames.add(frame, source_path=source_path, case_key=case_key, split=split, group=group)
+        """Store a frame and return its id; idempotent on frame.source_id; its identifying pixels blanked
+        unless keep_identity (see Frames.add)."""
+        return self._frames.add(
+            frame, source_path=source_path, case_key=case_key, split=split, group=group,
+            keep_identity=keep_identity,
+        )  # fmt: skip
 
     def frame_id_for(self, source_id: str) -> int | None:
         return self._frames.id_for(source_id)
@@ -173,6 +195,10 @@ class Store:
 
     def frame_image(self, frame_id: int) -> np.ndarray:
         return self._frames.image(frame_id)
+
+    def export_frame(self, frame_id: int, keep_identity: bool = False) -> Frame:
+        """The frame as exports write it: de-identified pixels unless `keep_identity` (see Frames)."""
+        return self._frames.export_frame(frame_id, keep_identity)
 
     def frame(self, frame_id: int) -> Frame:
         return self._frames.load(frame_id)

@@ -99,7 +99,7 @@ def test_bad_rows_are_reported_good_rows_imported_nothing_half_written(tmp_path,
     }
     for line, reason in expected.items():
         assert any(f"line {line} " in text and reason in text for text in out.splitlines()), (line, out)
-    assert "2 frame(s) added, 2 annotation(s) saved, 0 already present, 8 failed" in out
+    assert "2 frame(s) added, 2 annotation(s) saved, 0 already present, 0 duplicate row(s), 8 failed" in out
     with Store.open(tmp_path / "store") as store:
         assert len(store.frames()) == 2 and len(store.annotations()) == 2  # no frame without its annotation
         good = store.frame_record(_frame_id(store, folder / "img/0.png"))

@@ -134,6 +134,7 @@ def test_no_identity_or_path_reaches_the_store_or_any_export(tmp_path):
     assert main(["import", str(store_dir), str(copies), "--max-frames", "2"]) == 0
     assert _annotate_everything(store_dir) >= 11  # variants of one SOP instance are one frame
     exports = tmp_path / "exports"
+    exports.mkdir()  # an export does not create missing parent folders
     for fmt in ("masks", "coco", "csv", "labelled-folder", "report"):
         assert main(["export", str(store_dir), "--format", fmt, "--out", str(exports / fmt)]) == 0
     seg_args = ["export", str(store_dir), "--format", "dicom-seg", "--out", str(exports / "dicom-seg")]
