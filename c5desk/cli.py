@@ -1,6 +1,9 @@
 """`c5desk` command line: a thin dispatcher; each command lives in c5desk/commands/<name>.py.
 
-Commands are imported only when chosen, so `c5desk info` never pays for torch or Qt.
+Commands are imported only when chosen, so `c5desk info` never pays for torch or Qt. No command shows a
+traceback: a C5Error is its one-line message, anything unforeseen one line pointing at the log file (which
+has the traceback), and output piped into a reader that stops early (`c5desk info f.dcm | head -3`) ends the
+command quietly with exit status 141, as a shell reports a command killed by SIGPIPE.
 """
 
 from __future__ import annotations
@@ -8,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from c5desk import __version__
@@ -15,6 +19,8 @@ from c5desk.errors import C5Error
 from c5desk.logs import setup_logging
 
 log = logging.getLogger("c5desk")
+
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports when `head` closes the pipe early
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -70,7 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        code = dispatch(list(sys.argv[1:] if argv is None else argv))
+        if sys.stdout is not None:
+            sys.stdout.flush()  # here, not at exit: a closed pipe is then caught below
+        return code
+    except BrokenPipeError:
+        return output_closed()
+
+
+def dispatch(argv: list[str]) -> int:
     if argv and argv[0] == "--self-test":  # the installer's check: one verdict line, no window
         from c5desk.selftest import main as self_test
 
@@ -90,9 +105,21 @@ def main(argv: list[str] | None = None) -> int:
     return run_command(argv[0], module, args)
 
 
+def output_closed() -> int:
+    """The reader of stdout went away: send what is left to the null device, so the flush at exit is quiet."""
+    log.info("output closed by its reader; stopping")
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):  # stdout is not a file (captured, or None)
+        pass
+    return EXIT_BROKEN_PIPE
+
+
 def run_command(name: str, module, args: argparse.Namespace) -> int:
     """Run one command with its outcome in the log file (never its arguments: paths can name a patient)."""
-    setup_logging(name)
+    log_file = setup_logging(name)
     log.info("c5desk %s %s started", __version__, name)
     try:
         code = int(module.run(args) or 0)
@@ -104,11 +131,23 @@ def run_command(name: str, module, args: argparse.Namespace) -> int:
         log.info("c5desk %s interrupted", name)
         print(f"c5desk {name}: interrupted", file=sys.stderr)
         return 130
-    except Exception:
+    except BrokenPipeError:
+        raise  # main() ends quietly
+    except Exception as exc:
         log.exception("c5desk %s crashed", name)
-        raise
+        print(f"c5desk {name}: error: {unforeseen(exc)}{f' (details in {log_file})' if log_file else ''}",
+              file=sys.stderr)  # fmt: skip
+        return 1
     log.info("c5desk %s finished (exit %d)", name, code)
     return code
+
+
+def unforeseen(exc: BaseException) -> str:
+    """One line for a failure no C5Error describes."""
+    if isinstance(exc, MemoryError):  # numpy's _ArrayMemoryError too
+        return "not enough memory"
+    text = " ".join(str(exc).split())[:200]
+    return f"unexpected {type(exc).__name__}" + (f": {text}" if text else "")
 
 
 if __name__ == "__main__":

@@ -210,7 +210,12 @@ class ScoreFolderDialog(QtWidgets.QDialog):
         self._finish()
         self.model.set_rows(rows, root=self._folder)
         counts = f"{summary.ok} scored, {summary.errors} failed, {summary.skipped} already in the CSV"
-        if summary.cancelled:
+        if summary.aborted:
+            self.status.show_message(
+                f"Reading stopped early ({summary.aborted}); the files left are listed as failed. {counts}.",
+                "error",
+            )
+        elif summary.cancelled:
             self.status.show_message(
                 f"Cancelled ({counts}). Score again with the same CSV to resume.", "warn"
             )

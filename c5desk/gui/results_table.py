@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Callable
 from pathlib import Path
 
 from PySide6 import QtCore
+
+from c5desk.batch import read_rows
 
 SORT_ROLE = QtCore.Qt.ItemDataRole.UserRole
 MISSING = -math.inf  # rows without a value sort together at one end, never among the numbers
@@ -71,8 +72,7 @@ COLUMNS: list[tuple[str, Callable[[dict[str, str]], Cell]]] = [
 def read_results(out_csv: Path) -> list[dict[str, str]]:
     if not Path(out_csv).is_file():
         return []
-    with Path(out_csv).open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
+    return read_rows(out_csv)  # cells as they were before the CSV's spreadsheet quoting
 
 
 class ResultsModel(QtCore.QAbstractTableModel):

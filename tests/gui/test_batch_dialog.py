@@ -161,3 +161,26 @@ def test_a_job_outlives_its_destroyed_dialog_safely(
     assert thread in task_runner._live
     qtbot.waitUntil(lambda: thread not in task_runner._live, timeout=TIMEOUT_MS)
     assert (tmp_path / "scores.csv").is_file()
+
+
+def test_a_reader_that_stopped_early_is_an_error_not_a_finish(make) -> None:
+    from c5desk.batch import Summary
+
+    dialog = make()
+    dialog._folder = Path(".")  # as a started run sets it
+    dialog._on_done((Summary(ok=1, errors=3, aborted="not enough memory"), []))
+    assert dialog.status.kind == "error"
+    assert "Reading stopped early (not enough memory)" in dialog.status.text()
+
+
+def test_the_table_shows_names_as_written_not_as_quoted_for_spreadsheets(tmp_path: Path) -> None:
+    from c5desk.batch import Failed
+    from c5desk.batch.results import ResultWriter
+    from c5desk.gui.results_table import read_results
+
+    out = tmp_path / "r.csv"
+    writer = ResultWriter(out, None, None)
+    writer.failure(Failed("=HYPERLINK(1).png", "", "bad"))
+    writer.close()
+    assert "'=HYPERLINK(1).png" in out.read_text(encoding="utf-8")
+    assert [row["source"] for row in read_results(out)] == ["=HYPERLINK(1).png"]
