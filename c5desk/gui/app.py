@@ -58,6 +58,7 @@ def create_application(theme: str = "dark") -> QtWidgets.QApplication:
 def run_app(path: str | None = None, store: str | None = None, model: str | None = None) -> int:
     from c5desk.gui.main_window import MainWindow
     from c5desk.gui.prefs import Prefs
+    from c5desk.gui.worker import wait_for_jobs
 
     prefs = Prefs()
     app = create_application(prefs["theme"])
@@ -65,4 +66,6 @@ def run_app(path: str | None = None, store: str | None = None, model: str | None
     window.show()
     if path:
         window.open_path(path)
-    return app.exec()
+    code = app.exec()
+    wait_for_jobs()  # a job still running posts to the application: it must outlive the job (bounded)
+    return code

@@ -313,6 +313,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _after_shown(self) -> None:
         """Once the window is on screen: start loading the model, open the dataset (autosaves to recover)."""
+        if self.link.closed:  # closed before this ran: nothing may start (or reopen the store) any more
+            return
         if self._first_load:
             self.models.load(self._first_load.pop())
         self.reading.ensure_store(quiet=True)

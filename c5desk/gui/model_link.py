@@ -3,7 +3,8 @@ predicts opened frames, rescores edits.
 
 All model work runs on the Worker's single thread; this object keeps the bookkeeping (which document
 asked, whether a rescore is already running) on the GUI thread and reports through signals. Which bundle
-to load when none is named is the model catalogue's choice (c5desk.model.catalog).
+to load when none is named is the model catalogue's choice (c5desk.model.catalog). Once shut down (its
+window closed) it starts nothing more and reports nothing: a result that arrives late is dropped.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class ModelLink(QtCore.QObject):
         self.predictor = None
         self.bundle: Path | None = None
         self.loading = False
+        self.closed = False
         self._waiting: Document | None = None  # the document to predict once the model is there
         self._rescoring: set[int] = set()
         self._predict_timer = QtCore.QTimer(self, singleShot=True, interval=PREDICT_DELAY_MS)
@@ -55,6 +57,8 @@ class ModelLink(QtCore.QObject):
 
     def load(self, bundle: Path | None, device: str = "auto", backend: str = "auto") -> None:
         """Load `bundle` (None: the catalogue's active model) in the background."""
+        if self.closed:
+            return
         self.loading = True
         self.status.emit("Loading model…", "loading", "—")
         job = partial(load_predictor, bundle, device, backend)
@@ -62,13 +66,15 @@ class ModelLink(QtCore.QObject):
 
     def predict(self, document: Document) -> None:
         """Run the model on `document` shortly (a later request replaces this one), or once it is loaded."""
+        if self.closed:
+            return
         self._waiting = document
         if not self.loading and self.predictor is not None:
             self._predict_timer.start()
 
     def rescore(self, document: Document) -> None:
         """Score the document's current mask; at most one rescore per document runs at a time."""
-        if id(document) in self._rescoring:
+        if self.closed or id(document) in self._rescoring:
             return  # the running one re-checks the version when it returns
         request = document.rescore_request()
         if request is None:
@@ -81,8 +87,15 @@ class ModelLink(QtCore.QObject):
         )
 
     def shutdown(self) -> None:
+        """The window is closing: start nothing more, drop what is queued, wait (bounded) for the running job,
+        whose result is then dropped too. Once: a window can be closed twice."""
+        if self.closed:
+            return
+        self.closed = True
+        self._waiting = None
         self._predict_timer.stop()
-        self.worker.shutdown()
+        if not self.worker.shutdown():
+            log.warning("a model job still runs after its window closed; it ends on its own, unheard")
 
     # ---- results, on the GUI thread --------------------------------------------------------------------
     def _predict_waiting(self) -> None:

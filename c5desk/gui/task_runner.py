@@ -3,11 +3,15 @@
 The job is a plain function `job(cancel: threading.Event, report: Callable[[object], None]) -> result`; it
 never touches widgets. Signals carry progress and the outcome back to the GUI thread. Every exception
 becomes a message, so a failing job can never take the app down or leave a dialog waiting forever.
+
+The job thread emits only through its own TaskThread, which `_live` keeps alive until the thread ends, so a
+sender is never deleted under a running job. What it reports reaches the public signals on the GUI thread,
+and only until `stop()`: a dialog that stopped its job hears nothing more from it, even what was already
+on its way.
 """
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import logging
 import threading
@@ -52,11 +56,16 @@ class TaskThread(QtCore.QThread):
     succeeded = QtCore.Signal(object)
     failed = QtCore.Signal(str)
 
+    _report = QtCore.Signal(str, object)  # from the job thread: (signal name, payload)
+
     def __init__(self, job: Job) -> None:
         super().__init__()  # no parent, on purpose: see _live
         self._job = job
         self.cancel_event = threading.Event()
+        self._detached = False  # set on the GUI thread by stop(): nothing is relayed any more
         self.finished.connect(self._forget)
+        # Queued: this object lives on the GUI thread, so the relay (and its check) runs there.
+        self._report.connect(self._relay, QtCore.Qt.ConnectionType.QueuedConnection)
 
     def start(self) -> None:  # type: ignore[override]
         app = QtCore.QCoreApplication.instance()
@@ -73,24 +82,26 @@ class TaskThread(QtCore.QThread):
 
     def run(self) -> None:
         try:
-            result = self._job(self.cancel_event, self.progress.emit)
+            result = self._job(self.cancel_event, lambda payload: self._report.emit("progress", payload))
         except Exception as exc:  # the job is user-facing work: any failure is a message, never a crash
             log.exception("background job failed")
-            self.failed.emit(describe_error(exc))
+            self._report.emit("failed", describe_error(exc))
         else:
-            self.succeeded.emit(result)
+            self._report.emit("succeeded", result)
         finally:
             self._job = None  # drop the job's references (a model, arrays) as soon as it ends
+
+    @QtCore.Slot(str, object)
+    def _relay(self, name: str, payload: object) -> None:
+        if not self._detached:
+            getattr(self, name).emit(payload)
 
     def cancel(self) -> None:
         self.cancel_event.set()
 
     def stop(self, wait_ms: int = 5000) -> bool:
-        """Cancel and wait; a job that cannot stop in time goes on unheard and ends on its own."""
+        """Cancel and wait (bounded); from now on nothing is reported, so a job that cannot stop in time goes
+        on unheard and ends on its own, and one that did stop is not heard either."""
+        self._detached = True
         self.cancel()
-        if not self.isRunning() or self.wait(wait_ms):
-            return True
-        for name in ("progress", "succeeded", "failed"):  # nobody is listening any more
-            with contextlib.suppress(RuntimeError, TypeError):
-                getattr(self, name).disconnect()
-        return False
+        return not self.isRunning() or self.wait(wait_ms)
