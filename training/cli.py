@@ -86,6 +86,21 @@ def prepare(args: argparse.Namespace) -> None:
         args.work = cache_dir() / "training" / f"{args.command}-{args.out.resolve().name}"
 
 
+def check_out(command: str, out: Path) -> None:
+    """A bad --out is told before the training, not after it (publishing checks again)."""
+    from training.data import DataError
+
+    if command in ("pretrain", "finetune") and out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise DataError(f"{out}: already exists; a bundle is never overwritten (choose another --out)")
+    if command == "retrain" and out.exists() and not out.is_dir():
+        raise DataError(f"{out}: is a file; --out names the folder the new bundle goes in")
+    ancestor = out.absolute().parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
+        raise DataError(f"{out}: cannot be created in {ancestor} (not a writable folder)")
+
+
 def run(args: argparse.Namespace) -> int:
     from training import distributed as dd
     from training import recipes
@@ -95,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         from training import evaluate_cli
 
         return evaluate_cli.run(args)
+    check_out(args.command, args.out)
     prepare(args)
     info = dd.setup(args.device_name)
     try:

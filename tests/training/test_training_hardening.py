@@ -96,3 +96,22 @@ def test_evaluate_refuses_a_folder_for_a_file_and_vice_versa_before_any_work(tmp
     target.mkdir() if option == "out_csv" else target.write_text("mine")
     with pytest.raises(DataError, match=f"^{message}$"):
         evaluate(tmp_path / "no-bundle-needed", folder, **{option: target})  # refused before loading it
+
+
+@pytest.mark.parametrize("command", ["finetune", "pretrain", "retrain"])
+def test_a_bad_out_is_refused_before_any_training(tmp_path, monkeypatch, capsys, command):
+    import training.cli as training_cli
+    from training import recipes, retrain_cli
+
+    def must_not_train(*args, **kwargs):
+        raise AssertionError("trained although --out was unusable")
+
+    for module, name in ((recipes, "finetune"), (recipes, "pretrain"), (retrain_cli, "run")):
+        monkeypatch.setattr(module, name, must_not_train)
+    taken = tmp_path / "taken"
+    taken.write_text("a file of the user's", encoding="utf-8")
+    extra = ["--base", str(tmp_path), "--data", str(tmp_path)] if command == "retrain" else []
+    assert training_cli.main([command, "--out", str(taken), *extra]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "error: " in err[0] and "taken" in err[0], err
+    assert taken.read_text(encoding="utf-8") == "a file of the user's"
