@@ -8,6 +8,7 @@ how much it corrected the model's output (Predictions.correction), measured once
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ from c5desk.store.records import (
     Annotation,
     StoreError,
     check_category,
+    check_descriptors,
     check_label,
     check_mask,
     check_note,
@@ -34,7 +36,8 @@ _LATEST_SQL = "SELECT * FROM annotations WHERE frame_id = ? ORDER BY revision DE
 _REVISION_SQL = "SELECT * FROM annotations WHERE frame_id = ? AND revision = ?"
 _INSERT_SQL = (
     "INSERT INTO annotations (frame_id, revision, label, category, note, mask_file, measurements,"
-    " model_version, seg_change, label_flip, user, created_utc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " model_version, seg_change, label_flip, user, created_utc, descriptors)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -59,6 +62,7 @@ class Annotations:
         note: str = "",
         model_version: str | None = None,
         *,
+        descriptors: Mapping[str, Any] | None = None,
         action: str = "save_annotation",
     ) -> Annotation:
         """Save the clinician-final mask and label of a frame as its next revision; clears its autosave.
@@ -66,6 +70,8 @@ class Annotations:
         model_version names the model whose output was corrected (its prediction, if stored, is what the
         correction is measured against for active learning). Saving what is already the latest revision
         changes nothing and returns it. A "normal" frame has no lesion: its mask must be empty.
+        descriptors: the lesion's BI-RADS terms with provenance (records.check_descriptors); none without
+        a lesion.
         """
         record = self._frames.record(frame_id)
         label, category, note = check_label(label), check_category(category), check_note(note)
@@ -73,12 +79,14 @@ class Annotations:
         if label == "normal" and binary.any():
             raise StoreError("a frame labelled normal has no lesion: clear the mask or choose another label")
         version = check_version_id(model_version) if model_version is not None else None
+        described = check_descriptors(descriptors) if binary.any() else {}
         measured = measure_mask(binary, record.mm_per_px)
         new = _Revision(
             mask_file=self._files.put_mask(binary),
             content=(label, category, note, version),
             measurements=measured.to_dict() if measured is not None else None,
             correction=self._predictions.correction(record.id, version, binary, label),
+            descriptors=described,
         )
         with self._db.write() as conn:
             saved = _insert_if_changed(conn, record.id, new, action)
@@ -122,10 +130,11 @@ class _Revision:
     content: tuple[str, str | None, str, str | None]  # label, category, note, model version
     measurements: dict[str, Any] | None
     correction: tuple[float | None, bool | None]  # seg_change, label_flip
+    descriptors: dict[str, dict[str, str]]
 
     def same_as(self, saved: Annotation) -> bool:
-        return (self.mask_file, *self.content) == (
-            saved.mask_file, saved.label, saved.category, saved.note, saved.model_version,
+        return (self.mask_file, *self.content, self.descriptors) == (
+            saved.mask_file, saved.label, saved.category, saved.note, saved.model_version, saved.descriptors,
         )  # fmt: skip
 
 
@@ -148,7 +157,7 @@ def _insert_if_changed(conn: sqlite3.Connection, frame_id: int, new: _Revision, 
         (
             frame_id, (before.revision if before else 0) + 1, label, category, note, new.mask_file,
             to_json(new.measurements), version, seg_change, None if flip is None else int(flip),
-            os_user(), utc_now(),
+            os_user(), utc_now(), to_json(new.descriptors or None),
         ),
     )  # fmt: skip
     saved = _latest(conn, frame_id)

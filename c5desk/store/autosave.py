@@ -9,6 +9,9 @@ is still offered as is; its base_revision tells the caller what the edits starte
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 from c5desk.store.annotations import Annotations
@@ -20,6 +23,7 @@ from c5desk.store.records import (
     JournalEntry,
     StoreError,
     check_category,
+    check_descriptors,
     check_label,
     check_mask,
     check_note,
@@ -39,7 +43,13 @@ class Autosave:
         self._audit_log = audit_log
 
     def write(
-        self, frame_id: int, mask: np.ndarray, label: str, category: str | None = None, note: str = ""
+        self,
+        frame_id: int,
+        mask: np.ndarray,
+        label: str,
+        category: str | None = None,
+        note: str = "",
+        descriptors: Mapping[str, Any] | None = None,
     ) -> None:
         """Autosave unsaved edits of a frame (atomically replaces its previous autosave)."""
         record = self._frames.record(frame_id)
@@ -52,6 +62,7 @@ class Autosave:
             note=check_note(note),
             base_revision=latest.revision if latest else 0,
             saved_utc=utc_now(),
+            descriptors=check_descriptors(descriptors),
         )
         self._journal.write(entry)
 
@@ -78,7 +89,9 @@ class Autosave:
         return entry
 
     def _same_as_saved(self, entry: JournalEntry, saved: Annotation) -> bool:
-        if (entry.label, entry.category, entry.note) != (saved.label, saved.category, saved.note):
+        if (entry.label, entry.category, entry.note, entry.descriptors) != (
+            saved.label, saved.category, saved.note, saved.descriptors,
+        ):  # fmt: skip
             return False
         return bool(np.array_equal(entry.mask, self._annotations.mask_of(saved)))
 
@@ -94,6 +107,7 @@ class Autosave:
             entry.category,
             entry.note,
             model_version,
+            descriptors=entry.descriptors,
             action="journal_recover",
         )
 

@@ -41,6 +41,7 @@ class Journal:
             "note": entry.note,
             "base_revision": entry.base_revision,
             "saved_utc": entry.saved_utc,
+            "descriptors": entry.descriptors,
         }
         buffer = io.BytesIO()
         np.savez_compressed(
@@ -61,6 +62,8 @@ class Journal:
                 shape = tuple(int(v) for v in data["shape"])
                 bits = np.unpackbits(data["mask"], count=shape[0] * shape[1])
                 meta = json.loads(bytes(data["meta"]).decode("utf-8"))
+            if not isinstance(meta.get("descriptors") or {}, dict):
+                raise ValueError("descriptors are not a mapping")
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
             raise StoreError(f"autosave of frame {frame_id} is unreadable ({exc})") from exc
         return JournalEntry(
@@ -71,6 +74,7 @@ class Journal:
             note=str(meta.get("note", "")),
             base_revision=int(meta.get("base_revision", 0)),
             saved_utc=str(meta.get("saved_utc", "")),
+            descriptors=meta.get("descriptors") or {},
         )
 
     def frame_ids(self) -> list[int]:

@@ -6,6 +6,8 @@ from the prediction it corrected (see c5desk.store.active), which this part meas
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from c5desk.store import rows
@@ -13,8 +15,14 @@ from c5desk.store.active import correction
 from c5desk.store.db import Database
 from c5desk.store.files import ObjectFiles
 from c5desk.store.frames import Frames
-from c5desk.store.records import PredictionRecord, check_label, check_mask, check_probability
-from c5desk.store.versions import audit, check_version_id, register, utc_now
+from c5desk.store.records import (
+    PredictionRecord,
+    check_label,
+    check_mask,
+    check_probability,
+    check_suggestions,
+)
+from c5desk.store.versions import audit, check_version_id, register, to_json, utc_now
 
 _NEWEST_SQL = "SELECT * FROM predictions WHERE frame_id = ? ORDER BY id DESC LIMIT 1"
 _NEWEST_OF_VERSION_SQL = (
@@ -38,21 +46,24 @@ class Predictions:
         uncertainty: float,
         mask: np.ndarray,
         label: str | None = None,
+        descriptors: Mapping[str, str] | None = None,
     ) -> PredictionRecord:
         """Keep a model's output (never mixed with the clinician's annotation). Unknown versions are
-        registered (without parent or metrics). label defaults to malignant when p_malignant >= 0.5."""
+        registered (without parent or metrics). label defaults to malignant when p_malignant >= 0.5;
+        descriptors are the model's BI-RADS suggestions {name: term}."""
         record = self._frames.record(frame_id)
         version = check_version_id(model_version)
         p = check_probability(p_malignant, "p_malignant")
         u = check_probability(uncertainty, "uncertainty")
         label = check_label(label) if label is not None else ("malignant" if p >= 0.5 else "benign")
+        suggested = check_suggestions(descriptors)
         mask_file = self._files.put_mask(check_mask(mask, (record.height, record.width), "model mask"))
         with self._db.write() as conn:
             register(conn, version, None, None)
             cursor = conn.execute(
                 "INSERT INTO predictions (frame_id, model_version, p_malignant, uncertainty, label,"
-                " mask_file, created_utc) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (record.id, version, p, u, label, mask_file, utc_now()),
+                " mask_file, created_utc, descriptors) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (record.id, version, p, u, label, mask_file, utc_now(), to_json(suggested or None)),
             )
             audit(conn, "add_prediction", frame_id=record.id, model_version=version,
                   after={"p_malignant": round(p, 4), "uncertainty": round(u, 4), "label": label})  # fmt: skip

@@ -9,13 +9,15 @@ in thyroid datasets) are accepted; a TI-RADS letter on another level is not.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from c5desk.errors import StoreError
+from c5desk.errors import C5Error, StoreError
 from c5desk.io.frame import Region
+from c5desk.lesion import lexicon
 
 LABELS = ("benign", "malignant", "normal", "unsure")
 LESION_LABELS = ("benign", "malignant")
@@ -66,6 +68,8 @@ class Annotation:
     label_flip: bool | None  # this lesion label differs from the model's label
     user: str
     created_utc: str
+    # BI-RADS descriptors {name: {"value": term, "source": "model" | "clinician"}} (c5desk.lesion.lexicon)
+    descriptors: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,7 @@ class PredictionRecord:
     label: str
     mask_file: str
     created_utc: str
+    descriptors: dict[str, str] = field(default_factory=dict)  # the model's BI-RADS suggestions
 
 
 @dataclass(frozen=True)
@@ -116,6 +121,7 @@ class JournalEntry:
     note: str
     base_revision: int  # the saved revision the edits started from (0: none)
     saved_utc: str
+    descriptors: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -179,6 +185,28 @@ def check_note(note: object) -> str:
     if len(text) > MAX_NOTE_CHARS:
         raise StoreError(f"note is {len(text)} characters long (at most {MAX_NOTE_CHARS})")
     return text
+
+
+def check_suggestions(values: object) -> dict[str, str]:
+    """A model's BI-RADS suggestions {name: term}, every term from the lexicon; StoreError otherwise."""
+    if values is None:
+        return {}
+    if not isinstance(values, Mapping):
+        raise StoreError(f"descriptors must be a mapping of descriptor to term, not {type(values).__name__}")
+    try:
+        return {str(name): lexicon.check_value(str(name), term) for name, term in values.items()}
+    except C5Error as error:
+        raise StoreError(str(error)) from None
+
+
+def check_descriptors(values: object) -> dict[str, dict[str, str]]:
+    """A lesion's descriptors with provenance {name: {"value", "source"}} (plain terms count as "model")."""
+    if values is not None and not isinstance(values, Mapping):
+        raise StoreError(f"descriptors must be a mapping of descriptor to term, not {type(values).__name__}")
+    try:
+        return lexicon.check_descriptors(values)
+    except C5Error as error:
+        raise StoreError(str(error)) from None
 
 
 def check_token(value: object, what: str) -> str | None:

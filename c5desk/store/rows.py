@@ -62,6 +62,7 @@ def annotation(row: sqlite3.Row) -> Annotation:
         label_flip=None if row["label_flip"] is None else bool(row["label_flip"]),
         user=row["user"],
         created_utc=row["created_utc"],
+        descriptors=from_json(row["descriptors"]) or {},
     )
 
 
@@ -75,6 +76,7 @@ def prediction(row: sqlite3.Row) -> PredictionRecord:
         label=row["label"],
         mask_file=row["mask_file"],
         created_utc=row["created_utc"],
+        descriptors=from_json(row["descriptors"]) or {},
     )
 
 
@@ -91,4 +93,5 @@ def annotation_summary(record: Annotation | None) -> dict[str, Any] | None:
         "mask_file": record.mask_file,
         "area": measurements.get("area"),
         "units": measurements.get("units"),
+        "descriptors": {name: entry["value"] for name, entry in record.descriptors.items()},
     }

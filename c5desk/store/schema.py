@@ -103,7 +103,14 @@ DROP INDEX model_versions_one_active;
 ALTER TABLE model_versions DROP COLUMN active;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2]
+# BI-RADS lexicon descriptors (c5desk.lesion.lexicon): JSON per annotation ({name: {value, source}}, the
+# source saying whether the model suggested it or a clinician set it) and per prediction ({name: value}).
+_V3 = """
+ALTER TABLE annotations ADD COLUMN descriptors TEXT;
+ALTER TABLE predictions ADD COLUMN descriptors TEXT;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -33,7 +33,7 @@ No Qt, no torch: the training process imports this too.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -216,10 +216,13 @@ class Store:
         note: str = "",
         model_version: str | None = None,
         *,
+        descriptors: Mapping[str, Any] | None = None,
         action: str = "save_annotation",
     ) -> Annotation:
         """Save the frame's next annotation revision; clears its autosave (see Annotations.save)."""
-        return self._annotations.save(frame_id, mask, label, category, note, model_version, action=action)
+        return self._annotations.save(
+            frame_id, mask, label, category, note, model_version, descriptors=descriptors, action=action
+        )
 
     def annotation(self, frame_id: int, revision: int | None = None) -> Annotation | None:
         return self._annotations.get(frame_id, revision)
@@ -242,8 +245,11 @@ class Store:
         uncertainty: float,
         mask: np.ndarray,
         label: str | None = None,
+        descriptors: Mapping[str, str] | None = None,
     ) -> PredictionRecord:
-        return self._predictions.add(frame_id, model_version, p_malignant, uncertainty, mask, label)
+        return self._predictions.add(
+            frame_id, model_version, p_malignant, uncertainty, mask, label, descriptors=descriptors
+        )
 
     def prediction(self, frame_id: int, model_version: str | None = None) -> PredictionRecord | None:
         return self._predictions.newest(frame_id, model_version)
@@ -256,9 +262,15 @@ class Store:
 
     # ---- autosave journal: Autosave ----------------------------------------------------------------------
     def journal_write(
-        self, frame_id: int, mask: np.ndarray, label: str, category: str | None = None, note: str = ""
+        self,
+        frame_id: int,
+        mask: np.ndarray,
+        label: str,
+        category: str | None = None,
+        note: str = "",
+        descriptors: Mapping[str, Any] | None = None,
     ) -> None:
-        self._autosave.write(frame_id, mask, label, category, note)
+        self._autosave.write(frame_id, mask, label, category, note, descriptors)
 
     def journal_entries(self) -> list[JournalEntry]:
         return self._autosave.entries()

@@ -156,7 +156,7 @@ def test_a_version_1_store_hands_its_active_model_to_the_audit_log(tmp_path, mon
     monkeypatch.setattr(schema, "MIGRATIONS", current)
     monkeypatch.setattr(schema, "SCHEMA_VERSION", len(current))
     with Store.open(folder) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 2
+        assert store.schema_version() == SCHEMA_VERSION == 3
         [moved] = store.audit_log(action="active_model_moved_to_catalogue")
         assert moved.model_version == "base" and moved.before == {"active": "base"}
         assert [v.id for v in store.model_versions()] == ["base"]
@@ -274,3 +274,54 @@ def test_store_imports_without_torch_or_qt():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_a_version_2_store_gains_descriptors_and_keeps_its_annotations(tmp_path):
+    frame = synthetic_frame(7)
+    folder = tmp_path / "v2"
+    mask = np.zeros(frame.grey.shape, bool)
+    mask[10:30, 20:50] = True
+    with Store.create(folder) as store:
+        frame_id = store.add_frame(frame)
+        store.add_prediction(frame_id, "c5net-1", 0.7, 0.2, mask)
+        store.save_annotation(frame_id, mask, "malignant", "BI-RADS 5")
+    conn = sqlite3.connect(folder / DATABASE)  # back to exactly what a version 2 store holds
+    conn.execute("ALTER TABLE annotations DROP COLUMN descriptors")
+    conn.execute("ALTER TABLE predictions DROP COLUMN descriptors")
+    conn.execute("UPDATE schema_version SET version = 2")
+    conn.commit()
+    conn.close()
+    with Store.open(folder) as store:
+        assert store.schema_version() == 3
+        old = store.annotation(frame_id)
+        assert (old.label, old.category, old.descriptors) == ("malignant", "BI-RADS 5", {})
+        assert store.prediction(frame_id).descriptors == {}
+        shape = {"shape": {"value": "irregular", "source": "clinician"}}
+        new = store.save_annotation(frame_id, mask, "malignant", "BI-RADS 5", descriptors=shape)
+        assert new.revision == 2 and new.descriptors == shape
+        assert store.check() == []
+
+
+def test_descriptors_are_checked_against_the_lexicon_and_kept_with_their_source(store):
+    frame = synthetic_frame(7)
+    mask = np.zeros(frame.grey.shape, bool)
+    mask[10:30, 20:50] = True
+    frame_id = store.add_frame(frame)
+    suggested = store.add_prediction(frame_id, "c5net-1", 0.3, 0.1, mask, descriptors={"shape": "oval"})
+    assert store.prediction(frame_id).descriptors == suggested.descriptors == {"shape": "oval"}
+    with pytest.raises(StoreError, match="not a BI-RADS term"):
+        store.add_prediction(frame_id, "c5net-1", 0.3, 0.1, mask, descriptors={"shape": "star"})
+    with pytest.raises(StoreError, match="unknown BI-RADS descriptor"):
+        store.save_annotation(frame_id, mask, "benign", descriptors={"colour": "red"})
+    with pytest.raises(StoreError, match="provenance"):
+        store.save_annotation(
+            frame_id, mask, "benign", descriptors={"shape": {"value": "oval", "source": "ai"}}
+        )
+    first = store.save_annotation(frame_id, mask, "benign", descriptors={"shape": "oval"})
+    assert first.descriptors == {"shape": {"value": "oval", "source": "model"}}
+    confirmed = {"shape": {"value": "oval", "source": "clinician"}}
+    second = store.save_annotation(frame_id, mask, "benign", descriptors=confirmed)
+    assert second.revision == 2 and second.descriptors == confirmed  # confirming is a change worth keeping
+    assert store.save_annotation(frame_id, mask, "benign", descriptors=confirmed).revision == 2
+    normal = store.save_annotation(frame_id, np.zeros_like(mask), "normal", descriptors=confirmed)
+    assert normal.descriptors == {}  # no lesion, nothing to describe
