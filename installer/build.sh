@@ -61,7 +61,7 @@ LEAN_ONLY=()
 [[ "$VARIANT" == lean ]] && LEAN_ONLY=(--exclude replay)  # the retraining replay sample: GPU bundle only
 "${NICE[@]}" "$PY" "$ROOT/installer/export_onnx.py" "$BUNDLE" "$STAGE/resources/models/$NAME" "${LEAN_ONLY[@]}"
 echo "$NAME" > "$STAGE/resources/models/DEFAULT"
-cp -r "$ROOT/resources/samples" "$ROOT/resources/icons" "$STAGE/resources/"
+cp -r "$ROOT/resources/samples" "$ROOT/resources/icons" "$ROOT/resources/descriptors" "$STAGE/resources/"
 
 # 2. freeze
 start=$(date +%s)

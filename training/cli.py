@@ -56,6 +56,11 @@ def build_parser(prog: str = "python -m training") -> argparse.ArgumentParser:
         sub.add_parser("evaluate", help="metrics with 95%% intervals on a labelled folder")
     )
     retrain_cli.add_arguments(sub.add_parser("retrain", help="learn from corrections with replay and a gate"))
+    from training import descriptors
+
+    descriptors.add_arguments(
+        sub.add_parser("descriptors", help="BI-RADS descriptors against expert labels (and refit them)")
+    )
     return parser
 
 
@@ -110,6 +115,10 @@ def run(args: argparse.Namespace) -> int:
         from training import evaluate_cli
 
         return evaluate_cli.run(args)
+    if args.command == "descriptors":
+        from training import descriptors
+
+        return descriptors.run(args)
     check_out(args.command, args.out)
     prepare(args)
     info = dd.setup(args.device_name)

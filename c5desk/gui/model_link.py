@@ -16,7 +16,6 @@ from pathlib import Path
 from PySide6 import QtCore
 
 from c5desk.gui.worker import Worker
-from c5desk.lesion.measure import measure_mask
 from c5desk.reading.document import Document, score_mask
 
 log = logging.getLogger(__name__)
@@ -125,7 +124,8 @@ class ModelLink(QtCore.QObject):
     def _rescore_failed(self, document: Document, version: int, message: str) -> None:
         self._rescoring.discard(id(document))
         log.warning("rescoring failed: %s", message)
-        document.apply_rescore(version, None, None, measure_mask(document.mask, document.frame.mm_per_px))
+        measured_only = score_mask(None, document.frame, document.mask)  # no P, still measured and described
+        document.apply_rescore(version, *measured_only)
         self.rescored.emit(document)
         self.failed.emit("Rescoring failed", message)
         self.rescore(document)  # only when edits were made meanwhile

@@ -44,6 +44,7 @@ class Prediction:
     source_id: str = ""
     frame_index: int = 0
     extras: dict[str, object] = field(default_factory=dict)
+    descriptors: dict[str, str] = field(default_factory=dict)  # suggested BI-RADS terms of the main lesion
 
 
 @dataclass(frozen=True)

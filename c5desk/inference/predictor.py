@@ -36,6 +36,7 @@ from c5desk.inference.contract import (
 from c5desk.inference.engine import Engine
 from c5desk.inference.preprocess import Geometry, InputSpec, mask_to_model, to_frame
 from c5desk.io.frame import Frame
+from c5desk.lesion.descriptors import describe_lesion
 from c5desk.lesion.measure import Measurements, lesion_contours, measure_mask
 from c5desk.model.bundle import BundleSpec
 
@@ -155,6 +156,7 @@ class Predictor:
             label=names[MALIGNANT] if p >= 0.5 else names[0],
             calibrated=frame.calibrated,
             measurements=measure_mask(mask, frame.mm_per_px),
+            descriptors=describe_lesion(frame.grey, mask, frame.mm_per_px) if mask.any() else {},
             model_version=self.version,
             device=self.device,
             backend=self.backend,

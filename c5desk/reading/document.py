@@ -8,6 +8,10 @@ Headless (no Qt): the window renders a Document and forwards user actions to it,
     doc.rescore(predictor)        # P(malignant) and measurements of the EDITED mask
     doc.label = "malignant"; doc.save(store)
 
+BI-RADS descriptors: the current mask's are suggested (c5desk.lesion.descriptors, computed with the
+measurements); a term the clinician sets or confirms (set_descriptor, confirm_descriptors) wins over the
+suggestion and is saved with provenance "clinician", the rest with provenance "model".
+
 The score and the measurements always belong to a mask version: after an edit they are `pending` until
 recomputed (the window does that on a worker thread via rescore_request / apply_rescore, since measuring a
 long outline can take tens of milliseconds; stale answers are dropped by version). When the mask equals the
@@ -16,13 +20,15 @@ model's own output again (undo, accept), the model's own score is shown without 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from c5desk.errors import DocumentError
+from c5desk.lesion import lexicon
+from c5desk.lesion.descriptors import describe_lesion
 from c5desk.lesion.measure import Measurements, measure_mask
 from c5desk.reading.edit import MaskEditor
 
@@ -60,6 +66,7 @@ class Score:
     device: str | None
     edited: bool  # the score is for a clinician-edited mask, not the model's own output
     pending: bool  # the mask changed since: a new score is being computed
+    suggested: dict[str, str] = field(default_factory=dict)  # BI-RADS terms computed for the mask
 
     @property
     def model_label(self) -> str | None:
@@ -82,6 +89,7 @@ class _Scored:
 class _Measured:
     mask_version: int
     measurements: Measurements | None = None
+    descriptors: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -90,16 +98,17 @@ class _Saved:
 
     mask: np.ndarray
     mask_version: int
-    meta: tuple[str | None, str | None, str]  # label, category, note
+    meta: tuple[str | None, str | None, str, tuple[tuple[str, str], ...]]  # label, category, note, terms
 
 
 def score_mask(
     predictor: Predictor | None, frame: Frame, mask: np.ndarray
-) -> tuple[float | None, float | None, Measurements | None]:
-    """P(malignant), uncertainty and measurements of `mask` (only measurements without a model)."""
+) -> tuple[float | None, float | None, Measurements | None, dict[str, str]]:
+    """P(malignant), uncertainty, measurements and suggested BI-RADS terms of `mask` (P needs a model)."""
+    terms = describe_lesion(frame.grey, mask, frame.mm_per_px) if mask.any() else {}
     if predictor is None:
-        return None, None, measure_mask(mask, frame.mm_per_px)
-    return predictor.rescore(frame, mask)
+        return None, None, measure_mask(mask, frame.mm_per_px), terms
+    return (*predictor.rescore(frame, mask), terms)
 
 
 class Document:
@@ -115,6 +124,7 @@ class Document:
         self.frame, self.origin = frame, origin or Origin()
         self.editor = MaskEditor(np.zeros(frame.shape, bool) if mask is None else mask)
         self.label, self.category, self.note = label, category, note
+        self.descriptor_choices: dict[str, str] = {}  # terms a clinician set or confirmed
         self.prediction: Prediction | None = None
         self.frame_id: int | None = self.origin.store_frame_id
         self.recovered_from: str | None = None  # when the autosave of an earlier session was restored
@@ -141,11 +151,14 @@ class Document:
             doc = cls(frame, origin)
         else:
             doc = cls(frame, origin, store.mask(frame_id), saved.label, saved.category, saved.note)
+            doc.descriptor_choices = _clinician_terms(saved.descriptors)
+            doc._saved = doc._snapshot()
         doc.frame_id = frame_id
         entry = store.journal_entry(frame_id)
         if entry is not None and entry.mask.shape == frame.shape:
             doc.editor.apply(entry.mask, "recover autosave")
             doc.label, doc.category, doc.note = entry.label, entry.category, entry.note
+            doc.descriptor_choices = _clinician_terms(entry.descriptors)
             doc._follows_model = False
             doc.recovered_from = entry.saved_utc
         return doc
@@ -158,14 +171,41 @@ class Document:
     @property
     def dirty(self) -> bool:
         """Something typed or painted is not saved yet."""
-        if (self.label, self.category, self.note) != self._saved.meta:
+        if self._meta() != self._saved.meta:
             return True
         if self.editor.version == self._saved.mask_version:
             return False
         return not np.array_equal(self.editor.mask, self._saved.mask)
 
+    def _meta(self) -> tuple[str | None, str | None, str, tuple[tuple[str, str], ...]]:
+        return self.label, self.category, self.note, tuple(sorted(self.descriptor_choices.items()))
+
     def _snapshot(self) -> _Saved:
-        return _Saved(self.editor.mask.copy(), self.editor.version, (self.label, self.category, self.note))
+        return _Saved(self.editor.mask.copy(), self.editor.version, self._meta())
+
+    # ---- BI-RADS descriptors ---------------------------------------------------------------------------
+    @property
+    def descriptors(self) -> dict[str, dict[str, str]]:
+        """Every known term of the lesion with its provenance: the clinician's, else the suggestion."""
+        if not self.editor.mask.any():
+            return {}
+        _scored, measured = self._current()
+        terms = {name: {"value": value, "source": "model"} for name, value in measured.descriptors.items()}
+        chosen = self.descriptor_choices.items()
+        terms.update({name: {"value": value, "source": "clinician"} for name, value in chosen})
+        return terms
+
+    def set_descriptor(self, name: str, value: str | None) -> None:
+        """The clinician's term for one descriptor; None returns it to the model's suggestion."""
+        if value is None:
+            self.descriptor_choices.pop(name, None)
+        else:
+            self.descriptor_choices[name] = lexicon.check_value(name, value)
+
+    def confirm_descriptors(self) -> None:
+        """The clinician agrees with every suggested term not set by hand yet."""
+        for name, entry in self.descriptors.items():
+            self.descriptor_choices.setdefault(name, entry["value"])
 
     @property
     def score(self) -> Score:
@@ -184,6 +224,7 @@ class Document:
             device=pred.device if pred is not None else None,
             edited=pred is not None and not own_mask,
             pending=self._pending(scored, measured),
+            suggested=dict(measured.descriptors),
         )
 
     def _current(self, own_mask: bool | None = None) -> tuple[_Scored, _Measured]:
@@ -193,7 +234,7 @@ class Document:
         stale = pred is not None and self._scored.mask_version != version
         if stale and (own_mask if own_mask is not None else self._is_model_mask()):
             own = _Scored(version, pred.p_malignant, pred.uncertainty, pred.score_spread)
-            return own, _Measured(version, pred.measurements)
+            return own, _Measured(version, pred.measurements, dict(pred.descriptors))
         return self._scored, self._measured
 
     def _pending(self, scored: _Scored, measured: _Measured) -> bool:
@@ -241,13 +282,18 @@ class Document:
         return self.editor.version, self.frame, self.editor.mask.copy()
 
     def apply_rescore(
-        self, version: int, p: float | None, uncertainty: float | None, measurements: Measurements | None
+        self,
+        version: int,
+        p: float | None,
+        uncertainty: float | None,
+        measurements: Measurements | None,
+        descriptors: dict[str, str] | None = None,
     ) -> bool:
         """Install a score computed for mask `version`; False (ignored) when the mask has changed since."""
         if version != self.editor.version:
             return False
         self._scored = _Scored(version, p, uncertainty)
-        self._measured = _Measured(version, measurements)
+        self._measured = _Measured(version, measurements, dict(descriptors or {}))
         return True
 
     def rescore(self, predictor: Predictor | None) -> Score:
@@ -273,7 +319,10 @@ class Document:
         frame_id = self.ensure_in_store(store)
         pred = self.prediction
         if pred is not None and not self._prediction_stored:
-            store.add_prediction(frame_id, pred.model_version, pred.p_malignant, pred.uncertainty, pred.mask)
+            store.add_prediction(
+                frame_id, pred.model_version, pred.p_malignant, pred.uncertainty, pred.mask,
+                descriptors=pred.descriptors,
+            )  # fmt: skip
             self._prediction_stored = True
         saved = store.save_annotation(
             frame_id,
@@ -282,8 +331,10 @@ class Document:
             self.category,
             self.note,
             model_version=pred.model_version if pred is not None else None,
+            descriptors=self.descriptors,
         )
         self.label, self.category, self.note = saved.label, saved.category, saved.note  # as normalised
+        self.descriptor_choices = _clinician_terms(saved.descriptors)
         self._saved = self._snapshot()
         self._autosaved = None
         return saved
@@ -292,11 +343,13 @@ class Document:
         """Write unsaved edits to the store's journal (once per change); True when something was written."""
         if not self.dirty:
             return False
-        state = (self.editor.version, self.label, self.category, self.note)
+        state = (self.editor.version, *self._meta())
         if state == self._autosaved:
             return False
         frame_id = self.ensure_in_store(store)
-        store.journal_write(frame_id, self.editor.mask, self.label or "unsure", self.category, self.note)
+        store.journal_write(
+            frame_id, self.editor.mask, self.label or "unsure", self.category, self.note, self.descriptors
+        )
         self._autosaved = state
         return True
 
@@ -305,3 +358,7 @@ class Document:
         if self.frame_id is not None:
             store.journal_discard(self.frame_id)
         self._autosaved = None
+
+
+def _clinician_terms(descriptors: dict[str, dict[str, str]]) -> dict[str, str]:
+    return {name: entry["value"] for name, entry in descriptors.items() if entry.get("source") == "clinician"}
