@@ -20,6 +20,13 @@ from c5desk.store.outputs import check_output_folder, mark_export, sweep_stale_e
 from c5desk.store.records import Annotation, FrameRecord, PredictionRecord, StoreError
 from c5desk.store.store import Store
 
+# The model card's "Intended use and limits" (resources/models/*/MODEL_CARD.md), as every report states it.
+INTENDED_USE = (
+    "Research and decision support for trained sonographers outlining and scoring breast lesions on B-mode"
+    " ultrasound; every outline and score is meant to be checked and corrected by a clinician."
+    " c5desk is not a medical device and has no regulatory clearance."
+)
+
 
 @dataclass(frozen=True)
 class ExportItem:

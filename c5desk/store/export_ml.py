@@ -5,9 +5,13 @@
                    outline a clinician would not call). Segmentation is COCO RLE (pycocotools), iscrowd 0.
                    A "normal" frame, or one whose mask is empty, is an image without annotations (a true
                    negative). Each annotation's "attributes" hold p_malignant, uncertainty and the model
-                   version of the stored prediction, the measurements, BI-RADS/TI-RADS category, revision.
+                   version of the stored prediction, the measurements, BI-RADS/TI-RADS category, revision,
+                   the BI-RADS descriptors by name ("shape": "oval", ...) and "descriptor_sources" ({"shape":
+                   "model" | "clinician"}: suggested by the model or confirmed by a clinician).
 - csv:             lesions.csv, one row per lesion: an annotated frame whose mask is not empty (a mask
-                   with several islands is one lesion; n_components says how many islands).
+                   with several islands is one lesion; n_components says how many islands). One column per
+                   BI-RADS descriptor ("shape", ...) and one for its provenance ("shape_source"), empty when
+                   the lesion has none.
 - labelled-folder: labels.csv + images/ + masks/, read back by `c5desk import` and by training.
 Every CSV cell passes through csvcells.safe_row: a note such as `=cmd|' /C calc'!A0` is written quoted so
 a spreadsheet shows it as text instead of running it; `c5desk import` reads it back as it was.
@@ -25,6 +29,7 @@ import numpy as np
 from pycocotools import mask as coco_mask
 
 from c5desk.csvcells import safe_row
+from c5desk.lesion import lexicon
 from c5desk.store.export_common import ExportItem, ExportSummary, write_png, write_text
 from c5desk.store.store import Store
 
@@ -38,10 +43,12 @@ MEASURE_COLUMNS = (
     "units", "calibrated", "area", "long_axis", "short_axis", "sl_ratio", "orientation_deg",
     "taller_than_wide", "circularity", "solidity", "convexity", "n_components",
 )  # fmt: skip
+DESCRIPTOR_COLUMNS = tuple(column for name in lexicon.DESCRIPTORS for column in (name, f"{name}_source"))
 CSV_COLUMNS = (
     "case", "frame_id", "frame_index", "image_stem", "label", "category", "note", "revision",
     "annotation_model_version", "p_malignant", "uncertainty", "prediction_model_version",
     *MEASURE_COLUMNS, "bbox_x", "bbox_y", "bbox_w", "bbox_h", "mm_per_px_x", "mm_per_px_y", "split", "group",
+    *DESCRIPTOR_COLUMNS,
 )  # fmt: skip
 LABELLED_COLUMNS = (
     "image", "mask", "label", "split", "patient", "group", "category", "note", "mm_per_px_x", "mm_per_px_y",
@@ -86,6 +93,8 @@ def _csv_row(item: ExportItem) -> dict[str, Any]:
         "split": frame.split or "", "group": frame.group or "",
     }  # fmt: skip
     row.update({key: measures.get(key) for key in MEASURE_COLUMNS})
+    for name, entry in annotation.descriptors.items():
+        row[name], row[f"{name}_source"] = entry["value"], entry["source"]
     return row
 
 
@@ -136,6 +145,10 @@ def _coco_annotation(item: ExportItem, mask: np.ndarray) -> dict[str, Any]:
             "measurements": item.annotation.measurements,
             "category": item.annotation.category,
             "revision": item.annotation.revision,
+            **{name: entry["value"] for name, entry in item.annotation.descriptors.items()},
+            "descriptor_sources": {
+                name: entry["source"] for name, entry in item.annotation.descriptors.items()
+            },
         },
     }
 

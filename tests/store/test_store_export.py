@@ -21,6 +21,10 @@ from c5desk.store.exports import run_export
 
 SHAPE = (48, 64)
 NOTE = 'hypoechoic, "irregular"\nmargin'
+DESCRIPTORS = {
+    "shape": {"value": "irregular", "source": "clinician"},
+    "margin": {"value": "spiculated", "source": "model"},
+}
 
 
 @pytest.fixture
@@ -38,7 +42,9 @@ def store_dir(tmp_path):
         ]
         store.add_prediction(ids[0], "m1", 0.8, 0.5, blob_mask(100))
         store.add_prediction(ids[1], "m1", 0.3, 0.2, blob_mask(101))
-        store.save_annotation(ids[0], blob_mask(1), "malignant", "BI-RADS 4a", NOTE, model_version="m1")
+        store.save_annotation(
+            ids[0], blob_mask(1), "malignant", "BI-RADS 4a", NOTE, model_version="m1", descriptors=DESCRIPTORS
+        )
         store.save_annotation(ids[1], blob_mask(2), "benign")
         store.save_annotation(ids[2], np.zeros(SHAPE, bool), "normal")
         store.save_annotation(ids[3], blob_mask(4), "unsure", "TI-RADS 3")
@@ -86,6 +92,10 @@ def test_coco_loads_in_pycocotools_with_exact_masks_and_attributes(store_dir, tm
         assert attributes["p_malignant"] == 0.8 and attributes["model_version"] == "m1"
         assert attributes["measurements"] == store.annotation(first["image_id"]).measurements
         assert attributes["category"] == "BI-RADS 4a"
+        assert (attributes["shape"], attributes["margin"]) == ("irregular", "spiculated")
+        assert attributes["descriptor_sources"] == {"shape": "clinician", "margin": "model"}
+        benign = next(a for a in anns if a["category_id"] == 1)["attributes"]
+        assert benign["descriptor_sources"] == {} and "shape" not in benign
 
 
 def test_csv_has_one_row_per_lesion_with_measurements_and_scores(store_dir, tmp_path):
@@ -106,6 +116,10 @@ def test_csv_has_one_row_per_lesion_with_measurements_and_scores(store_dir, tmp_
         "mm",
     )
     assert malignant["note"] == NOTE and malignant["split"] == "train" and malignant["group"] == "site-a"
+    assert (malignant["shape"], malignant["shape_source"]) == ("irregular", "clinician")
+    assert (malignant["margin"], malignant["margin_source"]) == ("spiculated", "model")
+    assert malignant["echo_pattern"] == malignant["echo_pattern_source"] == ""
+    assert all(r["shape"] == "" for r in rows if r is not malignant)
 
 
 def test_labelled_folder_round_trips_exactly(store_dir, tmp_path):
@@ -160,10 +174,13 @@ def test_report_per_case_with_overlay_score_and_measurements(store_dir, tmp_path
         frame_png = cv2.imread(str(folder / f"{record.stem}_frame.png"), cv2.IMREAD_UNCHANGED)
         overlay = cv2.imread(str(folder / f"{record.stem}_overlay.png"))
         assert frame_png is not None and overlay is not None and f'src="{record.stem}_overlay.png"' in page
+        assert (folder / "report.pdf").read_bytes().startswith(b"%PDF-") and "not a medical device" in page
         if frame_id == 1:
             assert "P(malignant)" in page and "0.80" in page and "m1" in page and "width:80.0%" in page
             assert "hypoechoic, &quot;irregular&quot;" in page and " mm</td>" in page
             assert not np.array_equal(overlay, cv2.cvtColor(frame_png, cv2.COLOR_GRAY2BGR))  # contour drawn
+            assert "<th>Shape</th><td>irregular</td><td>confirmed by clinician</td>" in page
+            assert "<th>Margin</th><td>spiculated</td><td>suggested by model</td>" in page
         if frame_id == 2:
             assert "Uncalibrated" in page and " px</td>" in page
         if frame_id == 3:

@@ -97,6 +97,8 @@ def _occurs(value: str, data: bytes) -> bool:
         return False
     if re.fullmatch(r"[\d.:\-]+", value):  # numbers, dates, times, UIDs: not as part of a longer number
         return re.search(rb"(?<![\d.])" + re.escape(needle) + rb"(?![\d])", data) is not None
+    if re.fullmatch(r"[A-Za-z]+", value):  # a word, not part of a longer one (the SR value type "PNAME")
+        return re.search(rb"(?<![A-Za-z])" + re.escape(needle) + rb"(?![A-Za-z])", data) is not None
     return True
 
 

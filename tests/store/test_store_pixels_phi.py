@@ -152,4 +152,5 @@ def _exported_pixels(path: Path) -> np.ndarray | None:
     import pydicom
 
     dataset = pydicom.dcmread(path)
-    return dataset.pixel_array if dataset.Modality != "SEG" else None
+    holds_frame = "PixelData" in dataset and dataset.Modality != "SEG"  # a SEG holds masks, an SR no pixels
+    return dataset.pixel_array if holds_frame else None
