@@ -33,6 +33,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "c5desk.commands.export",
         "export a dataset store: masks, COCO, CSV, folder, DICOM SEG, report",
     ),
+    "serve": ("c5desk.commands.serve", "run a DICOM node: receive, import, score and forward results"),
+    "send": ("c5desk.commands.send", "send results (DICOM SEG + SR) of chosen cases to a PACS"),
 }
 
 # Training lives in the top-level `training` package, which imports c5desk (never the reverse); these

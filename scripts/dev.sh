@@ -30,6 +30,8 @@ pick_python() {
 ensure_os_packages() {
   local wanted="$qt_offscreen_libs"
   [ "$mode" = app ] && wanted="$wanted $qt_x11_libs"
+  # dcmtk: a third-party DICOM peer (echoscu, storescu, storescp, dsrdump) for the DICOM node's tests.
+  [ "$mode" = test ] && wanted="$wanted dcmtk"
   "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null || wanted="$wanted python3-venv"
   local missing=""
   for pkg in $wanted; do
@@ -40,7 +42,7 @@ ensure_os_packages() {
     echo "Installing OS libraries:$missing"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
   else
-    echo "Qt needs OS libraries that are missing. Run once as root:"
+    echo "Some OS packages are missing (Qt's libraries; dcmtk for the tests). Run once as root:"
     echo "  sudo apt-get install -y$missing"
   fi
 }

@@ -27,9 +27,10 @@ ALLOWED: dict[str, set[str]] = {
     "store": BASE | {"io", "lesion"},
     "reading": BASE | {"io", "lesion", "inference", "store"},
     "batch": BASE | {"io", "lesion", "inference"},
+    "node": BASE | {"io", "lesion", "model", "inference", "store"},
     "selftest": BASE | {"io", "inference", "model", "gui"},  # gui only for --self-test --gui
-    "gui": BASE | {"io", "lesion", "model", "inference", "store", "reading", "batch"},
-    "commands": BASE | {"io", "lesion", "model", "inference", "store", "batch", "gui"},
+    "gui": BASE | {"io", "lesion", "model", "inference", "store", "reading", "batch", "node"},
+    "commands": BASE | {"io", "lesion", "model", "inference", "store", "batch", "node", "gui"},
     "cli": BASE | {"selftest", "commands"},
 }
 
