@@ -6,6 +6,7 @@ a shortcut shown in help is the shortcut that works.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -48,6 +49,11 @@ def _layer(name: str) -> Callable[[MainWindow], object]:
     return lambda w: w.canvas.set_layer_visible(name, w.actions[f"show_{name}"].isChecked())
 
 
+def _opener(module: str, function: str) -> Callable[[MainWindow], object]:
+    """module.function(window), imported on first use (the DICOM dialogs load pynetdicom)."""
+    return lambda w: getattr(importlib.import_module(f"c5desk.gui.{module}"), function)(w)
+
+
 ACTIONS: tuple[Act, ...] = (
     Act("open", "File", "&Open file…", lambda w: w.choose_file(), ("Ctrl+O",), "A frame, DICOM or video"),
     Act("open_folder", "File", "Open f&older…", lambda w: w.choose_folder(), ("Ctrl+Shift+O",)),
@@ -58,6 +64,20 @@ ACTIONS: tuple[Act, ...] = (
     Act("recover", "File", "&Recover autosaved edits", lambda w: w.reading.recover_autosave()),
     Act("score_folder", "File", "Score a folder…", lambda w: w.models.open_dialog("batch")),
     Act("export", "File", "&Export dataset…", lambda w: w.models.open_dialog("export")),
+    Act(
+        "send_pacs",
+        "File",
+        "Send to &PACS…",
+        _opener("send_dialog", "open_send_dialog"),
+        tip="Results (DICOM SEG + SR) of chosen cases to a PACS",
+    ),
+    Act(
+        "dicom_node",
+        "File",
+        "DICOM &node…",
+        _opener("node_settings", "open_node_settings"),
+        tip="Receive from scanners: AE title, port, allowed peers, forwarding; start and stop",
+    ),
     Act("quit", "File", "&Quit", lambda w: w.close(), ("Ctrl+Q",)),
     Act("undo", "Edit", "Undo", lambda w: w.edits.undo(), ("Ctrl+Z",)),
     Act("redo", "Edit", "Redo", lambda w: w.edits.redo(), ("Ctrl+Shift+Z", "Ctrl+Y")),
@@ -94,6 +114,7 @@ ACTIONS: tuple[Act, ...] = (
     Act("show_heat", "View", "Heat map", _layer("heat"), ("H",), checkable=True),
     Act("fit", "View", "Fit frame to window", lambda w: w.canvas.fit(), ("Home",)),
     Act("theme", "View", "Light theme", lambda w: w.set_theme(), ("Ctrl+T",), checkable=True),
+    Act("received", "View", "&Received from DICOM", _opener("received_list", "show_received")),
     Act(
         "rerun",
         "Model",

@@ -5,6 +5,7 @@
     ModelLink                            the model on a worker thread — the controller's ModelPort
     EditTools                            mask tools, undo/redo, threshold, labels
     ModelControls                        which model loads (the catalogue), Model menu, dialogs
+    NodeProcess, ReceivedList            the DICOM node in its own process; what it received (a dock)
 
 The actions table (actions.py) maps every menu entry and key to one small call on these. Anything that can
 fail reports a message and leaves the window usable; nothing typed or painted is dropped without asking
@@ -20,11 +21,14 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from c5desk.gui.actions import build_actions
 from c5desk.gui.app import apply_theme
 from c5desk.gui.canvas import Canvas
+from c5desk.gui.descriptor_panel import DescriptorPanel
 from c5desk.gui.edit_tools import EditTools
 from c5desk.gui.label_panel import LabelPanel
 from c5desk.gui.model_controls import ModelControls
 from c5desk.gui.model_link import ModelLink
+from c5desk.gui.node_process import NodeProcess
 from c5desk.gui.prefs import Prefs
+from c5desk.gui.received_list import ReceivedList
 from c5desk.gui.score_panel import ScorePanel
 from c5desk.gui.tools import ToolPanel
 from c5desk.gui.window_parts import CineBar, FrameList, add_recent_menu, restore_window, save_window
@@ -61,6 +65,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.reading = ReadingController(self.session, self, self.link, store)
         self.models = ModelControls(self, catalog or Catalog(), device or str(self.prefs["device"]))
         self.models.backend = backend
+        self.node = NodeProcess(self)
         self.actions = build_actions(self)
         add_recent_menu(self, self.menus["File"], self.actions["open_store"])
         self._build_layout()
@@ -89,17 +94,22 @@ class MainWindow(QtWidgets.QMainWindow):
         layout.addWidget(self.cine)
         self.setCentralWidget(central)
         self.score_panel, self.label_panel = ScorePanel(), LabelPanel()
+        self.descriptor_panel = DescriptorPanel()
         self.tool_panel = ToolPanel(self.actions)
         side = QtWidgets.QWidget()
         column = QtWidgets.QVBoxLayout(side)
-        for widget in (self.score_panel, self.label_panel, self.tool_panel):
+        for widget in (self.score_panel, self.descriptor_panel, self.label_panel, self.tool_panel):
             column.addWidget(widget)
         scroll = QtWidgets.QScrollArea()
         scroll.setWidget(side)
         scroll.setWidgetResizable(True)
         self._dock("Reading", scroll, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
         self.frame_list = FrameList()
-        self._dock("Frames", self.frame_list, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea).hide()
+        left = QtCore.Qt.DockWidgetArea.LeftDockWidgetArea
+        self._dock("Frames", self.frame_list, left).hide()
+        self.received_list = ReceivedList(lambda: self.reading.ensure_store(quiet=True), self.node)
+        self.received_dock = self._dock("Received", self.received_list, left)
+        self.received_dock.hide()
         self.resize(1400, 900)
 
     def _dock(
@@ -119,6 +129,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.canvas.edited.connect(self.reading.edited)
         self.canvas.brush_radius_changed.connect(self.tool_panel.brush_size.setValue)
         self.label_panel.changed.connect(self._update_title)
+        self.descriptor_panel.changed.connect(self._update_title)
         tp = self.tool_panel
         tp.brush_size.valueChanged.connect(self.canvas.set_brush_radius)
         tp.threshold.valueChanged.connect(self.edits.threshold)
@@ -129,6 +140,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.slider.valueChanged.connect(self.reading.go_to)
         self.cine.timer.timeout.connect(self._cine_tick)
         self.frame_list.currentRowChanged.connect(self.reading.open_file_at)
+        self.received_list.open_requested.connect(self.open_store_frame)
         self._autosave_timer = QtCore.QTimer(self, interval=1000 * max(1, int(self.prefs["autosave_s"])))
         self._autosave_timer.timeout.connect(self.autosave)
         self._autosave_timer.start()
@@ -203,6 +215,10 @@ class MainWindow(QtWidgets.QMainWindow):
             self.prefs.add_recent(path)
         return opened
 
+    def open_store_frame(self, frame_id: int) -> bool:
+        """A dataset frame by id (the Received list)."""
+        return self.reading.open_store_frame(frame_id)
+
     def choose_file(self) -> None:
         path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open frame, DICOM or video")
         if path:
@@ -271,6 +287,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _refresh_panels(self) -> None:
         doc = self.document
         self.score_panel.show_score(doc.score if doc is not None else None)
+        self.descriptor_panel.show_document(doc)
         self._update_title()
 
     def _update_title(self) -> None:
@@ -324,6 +341,7 @@ class MainWindow(QtWidgets.QMainWindow):
             event.ignore()
             return
         self.cine.stop()
+        self.node.stop_and_wait()  # no node process outlives the window
         save_window(self, self.prefs, self.canvas, self.tool_panel)
         self.link.shutdown()
         self.session.shutdown()

@@ -34,7 +34,16 @@ DEFAULTS: dict[str, Any] = {
     "show_mask": True,
     "show_heat": False,
     "autosave_s": 3,
+    # the DICOM node (File → DICOM node…), checked by c5desk.node when used, not here (importing it loads
+    # pynetdicom: not at start-up); "C5DESK" is its DEFAULT_AE_TITLE
+    "node_ae_title": "C5DESK",
+    "node_port": 11112,
+    "node_allowed": [],  # calling AE titles that may send; empty: any
+    "node_forward": "",  # "AE@HOST:PORT" to forward results to; "": none
+    "node_keep_identity": False,
+    "node_bind": "0.0.0.0",  # no field in the dialog: every interface, unless set here (tests: loopback)
 }
+STRING_LISTS = ("recent", "node_allowed")
 
 
 def default_store_folder() -> Path:
@@ -83,8 +92,11 @@ def _read(path: Path) -> dict[str, Any]:
         default = DEFAULTS.get(key)
         if key in DEFAULTS and _same_kind(value, default):
             kept[key] = value
+    for key in STRING_LISTS:
+        if key in kept:
+            kept[key] = [item for item in kept[key] if isinstance(item, str)]
     if "recent" in kept:
-        kept["recent"] = [p for p in kept["recent"] if isinstance(p, str)][:MAX_RECENT]
+        kept["recent"] = kept["recent"][:MAX_RECENT]
     return kept
 
 

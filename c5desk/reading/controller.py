@@ -107,6 +107,10 @@ class ReadingController:
             return False
         return self._navigate(lambda: self.session.open_file_at(position))
 
+    def open_store_frame(self, frame_id: int) -> bool:
+        """A frame of the dataset store by id (e.g. one received from a scanner)."""
+        return self._navigate(lambda: self.session.open_store_frame(frame_id))
+
     def go_to(self, index: int) -> bool:
         frame = self.session.frame
         if frame is None or frame.index == index or self.session.path is None:
