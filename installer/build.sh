@@ -62,6 +62,10 @@ LEAN_ONLY=()
 "${NICE[@]}" "$PY" "$ROOT/installer/export_onnx.py" "$BUNDLE" "$STAGE/resources/models/$NAME" "${LEAN_ONLY[@]}"
 echo "$NAME" > "$STAGE/resources/models/DEFAULT"
 cp -r "$ROOT/resources/samples" "$ROOT/resources/icons" "$ROOT/resources/descriptors" "$STAGE/resources/"
+# PDF reports need a Unicode font; matplotlib (which ships DejaVu) stays out of the bundle, its fonts do not.
+mkdir -p "$STAGE/resources/fonts"
+MPL_FONTS="$("$PY" -c 'import matplotlib, pathlib; print(pathlib.Path(matplotlib.get_data_path(), "fonts", "ttf"))')"
+cp "$MPL_FONTS/DejaVuSans.ttf" "$MPL_FONTS/DejaVuSans-Bold.ttf" "$MPL_FONTS/LICENSE_DEJAVU" "$STAGE/resources/fonts/"
 
 # 2. freeze
 start=$(date +%s)

@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +34,7 @@ from c5desk.node.config import (
 )
 from c5desk.settings import DEVICE_CHOICES
 
+POLL_S = 0.25  # how soon a stop request or a vanished parent is noticed
 KEEP_IDENTITY_WARNING = (
     "warning: --keep-identity: forwarded results carry the patient's identity from the received study"
 )
@@ -102,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         print(KEEP_IDENTITY_WARNING, file=sys.stderr)
     for chatty in ("pynetdicom", "highdicom"):  # a line per PDU or copied module would flood the log file
         logging.getLogger(chatty).setLevel(logging.WARNING)
-    stop = threading.Event()
+    stop = _StopRequest()
     with Store.open(args.store, create=True) as store, _stopped_by_signals(stop):
         predictor = make_predictor(args.model or default_bundle(), device=args.device, backend=args.backend)
         node = Node(store, config, predictor)
@@ -110,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             print(listening_line(config.ae_title, port, predictor.version, predictor.device), flush=True)
             parent = os.getppid()
-            while not stop.wait(1.0):  # a timed wait: signals are handled between waits on every OS
+            while not stop.requested:
+                time.sleep(POLL_S)  # a signal's handler runs between sleeps on every OS
                 if args.exit_with_parent and os.getppid() != parent:  # orphaned: the app died
                     print("c5desk serve: the app that started this node has ended", file=sys.stderr)
                     break
@@ -120,8 +123,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+class _StopRequest:
+    """Set by a signal handler, read by the main loop. A plain flag on purpose: a handler runs on the main
+    thread between two bytecodes, possibly while that thread holds a lock (an Event's, in Event.wait), so
+    a handler that takes a lock (Event.set) can deadlock the process, as seen in the frozen app."""
+
+    requested = False
+
+    def set(self) -> None:
+        self.requested = True
+
+
 @contextmanager
-def _stopped_by_signals(stop: threading.Event) -> Iterator[None]:
+def _stopped_by_signals(stop: _StopRequest) -> Iterator[None]:
     """SIGINT and SIGTERM set `stop` (a clean exit 0) while the node runs; the old handlers come back."""
     old = {}
     if threading.current_thread() is threading.main_thread():  # signals reach the main thread only

@@ -20,6 +20,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from c5desk.lesion.overlay import display_bgr
+from c5desk.settings import RESOURCES
 from c5desk.store.export_common import INTENDED_USE
 from c5desk.store.files import encode_png
 from c5desk.store.records import PredictionRecord
@@ -31,7 +32,10 @@ _SCORE_RGB, _UNCERTAINTY_RGB, _WARN_RGB = (204, 51, 51), (136, 136, 136), (170, 
 
 
 def font_folder() -> Path | None:
-    """matplotlib's bundled TrueType fonts, found without importing matplotlib (slow, and not needed)."""
+    """The installed app's fonts (the installer copies DejaVu, since matplotlib stays out of the bundle), else
+    matplotlib's bundled TrueType fonts, found without importing matplotlib (slow, and not needed)."""
+    if (RESOURCES / "fonts" / "DejaVuSans.ttf").is_file():
+        return RESOURCES / "fonts"
     spec = importlib.util.find_spec("matplotlib")
     if spec is None or not spec.submodule_search_locations:
         return None
