@@ -210,6 +210,15 @@ def test_cancel_from_elsewhere_stops_the_reader(folder: Path, predictor: Predict
     assert read_rows(tmp_path / "r.csv") == []
 
 
+def test_a_run_that_ends_by_itself_is_not_cancelled(
+    folder: Path, predictor: Predictor, tmp_path: Path
+) -> None:
+    """The caller's cancel event is read, never set: a normal end is "Done", and the event can be reused."""
+    cancel = threading.Event()
+    summary = score_paths([folder], predictor, tmp_path / "r.csv", cancel=cancel)
+    assert summary.ok > 0 and not summary.cancelled and not cancel.is_set()
+
+
 # ---- hardening (issue 15) ----------------------------------------------------------------------------------
 def rows_of(out: Path, suffix: str) -> list[dict[str, str]]:
     """A file's rows in frame order (an error row is written at once, ok rows with their batch)."""

@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 import queue
 import re
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from c5desk.batch.results import Failed, detail, failure_text
 from c5desk.errors import C5Error
@@ -71,6 +71,12 @@ def select_frames(count: int, frames: str) -> Sequence[int]:
     return range(1) if wanted == 1 else _Spaced(count, wanted)
 
 
+class StopSignal(Protocol):
+    """What the reader and the scorer poll to know the run is over (an Event, or run._Stop)."""
+
+    def is_set(self) -> bool: ...
+
+
 @dataclass
 class ReaderState:
     """What the reader tells the scorer besides the queue: files finished, and why it died, if it did."""
@@ -85,7 +91,7 @@ def produce(
     frames: str,
     done: set,
     out: queue.Queue,
-    stop: threading.Event,
+    stop: StopSignal,
     state: ReaderState | None = None,
 ) -> None:
     """Reader thread: decoded, preprocessed frames (or failures) into the queue, then END."""
@@ -103,7 +109,7 @@ def produce(
         put_unless_stopped(out, END, stop)
 
 
-def put_unless_stopped(out: queue.Queue, item: object, stop: threading.Event) -> bool:
+def put_unless_stopped(out: queue.Queue, item: object, stop: StopSignal) -> bool:
     """Block while the queue is full, but give up once the consumer has stopped (it will not drain it)."""
     while not stop.is_set():
         try:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from c5desk.batch import reader as reading
-from c5desk.batch.reader import END, SKIP, ReaderState, check_frames, discover
+from c5desk.batch.reader import END, SKIP, ReaderState, StopSignal, check_frames, discover
 from c5desk.batch.results import (
     Failed,
     PictureFailed,
@@ -61,7 +61,7 @@ def score_paths(
     sources = discover(paths)
     done = read_done(out_csv)
     batch_size = min(max(1, batch_size), MAX_BATCH_SIZE)
-    summary, stop, state = Summary(), cancel or threading.Event(), ReaderState()
+    summary, stop, state = Summary(), _Stop(cancel), ReaderState()
     pending: queue.Queue = queue.Queue(maxsize=4 * batch_size)
     reader = threading.Thread(
         target=reading.produce,
@@ -83,13 +83,31 @@ def score_paths(
         stop.set()
         writer.close()
         reader.join(timeout=5)
-    summary.cancelled = summary.cancelled or (cancel is not None and cancel.is_set())
+    summary.cancelled = summary.cancelled or stop.cancelled
     log.info(
         "scored %d frame(s) of %d source(s) with %s on %s: %d error(s), %d already done%s%s",
         summary.ok, len(sources), predictor.version, predictor.device, summary.errors, summary.skipped,
         ", cancelled" if summary.cancelled else "", f"; stopped: {summary.aborted}" * bool(summary.aborted),
     )  # fmt: skip
     return summary
+
+
+class _Stop:
+    """Ends the reader and the scorer: the run's own end, or the caller's cancel. The caller's event is only
+    read, never set, so `cancelled` says whether the caller asked (a normal end is not a cancel)."""
+
+    def __init__(self, cancel: threading.Event | None) -> None:
+        self._own, self._cancel = threading.Event(), cancel
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel is not None and self._cancel.is_set()
+
+    def is_set(self) -> bool:
+        return self._own.is_set() or self.cancelled
+
+    def set(self) -> None:
+        self._own.set()
 
 
 class Scorer:
@@ -101,7 +119,7 @@ class Scorer:
         self.predictor, self.writer, self.summary, self.report = predictor, writer, summary, report
 
     def consume(
-        self, pending: queue.Queue, reader: threading.Thread, batch_size: int, stop: threading.Event
+        self, pending: queue.Queue, reader: threading.Thread, batch_size: int, stop: StopSignal
     ) -> None:
         batch: list[tuple[str, Prepared]] = []
         while not stop.is_set():

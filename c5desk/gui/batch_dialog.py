@@ -1,7 +1,8 @@
 """File → Score folder…: score every frame file in a folder into a CSV on a worker thread, then browse.
 
 Scoring is c5desk.batch.score_paths (resumable: rerunning with the same CSV continues where a cancelled
-run stopped). Results land in a sortable, filterable table; double-clicking a row opens that frame.
+run stopped). Results land in a sortable, filterable table; double-clicking a row opens that frame. The model
+stays loaded between runs, and closing never drops a run or a table unasked (c5desk.gui.batch_parts).
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from pathlib import Path
 from PySide6 import QtCore, QtWidgets
 
 from c5desk.batch import Summary, score_paths
+from c5desk.gui import batch_parts
 from c5desk.gui.dialog_parts import StatusLine, button_row, with_browse
-from c5desk.gui.results_table import ResultsFilter, ResultsModel, read_results
+from c5desk.gui.results_table import ERROR_COLUMN, ResultsFilter, ResultsModel, read_results
 from c5desk.gui.task_runner import TaskThread
 
 FRAME_CHOICES = [("First frame of each file", "first"), ("Every frame", "all")]
 LABEL_CHOICES = [("All rows", ""), ("Malignant", "malignant"), ("Benign", "benign"), ("Failed", "error")]
+ERROR_WIDTH = 260  # px: the reason's start beside the status; the tooltip has all of it
 NO_MODEL = (
     "No trained model is available, so nothing can be scored. Train one (Model → Retrain…) or install a "
     "bundle first: c5desk never scores with untrained weights."
@@ -41,6 +44,11 @@ class ScoreFolderDialog(QtWidgets.QDialog):
         self.device, self.backend = device, backend
         self._thread: TaskThread | None = None
         self._running = False
+        self._cancel_requested = False  # by the user: score_paths sets the event itself when it ends
+        self._folder: Path | None = None
+        self._out_csv: Path | None = None  # the running or last run's CSV
+        self._results_csv: Path | None = None  # the CSV the rows shown were read from
+        self._predictors = batch_parts.cache_for(parent if parent is not None else self)
         self.setWindowTitle("Score a folder")
         self.resize(1000, 650)
         layout = QtWidgets.QVBoxLayout(self)
@@ -59,6 +67,7 @@ class ScoreFolderDialog(QtWidgets.QDialog):
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.doubleClicked.connect(self._open_index)
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setColumnWidth(ERROR_COLUMN, ERROR_WIDTH)
         layout.addWidget(self.table, stretch=1)
         self.proxy.modelReset.connect(self._update_count)
         self.proxy.layoutChanged.connect(self._update_count)
@@ -160,8 +169,9 @@ class ScoreFolderDialog(QtWidgets.QDialog):
         if out_csv.is_dir():
             self.status.show_message(f"{out_csv} is a folder; choose a CSV file name.", "error")
             return
-        self._folder = folder
+        self._folder, self._out_csv = folder, out_csv
         self._frames = str(self.frames_combo.currentData())
+        self._cancel_requested = False
         thread = TaskThread(self._job(self.bundle, folder, out_csv, self._frames))
         thread.progress.connect(self._on_progress)
         thread.succeeded.connect(self._on_done)
@@ -173,23 +183,34 @@ class ScoreFolderDialog(QtWidgets.QDialog):
         thread.start()
 
     def _job(self, bundle: Path, folder: Path, out_csv: Path, frames: str):
-        device, backend = self.device, self.backend
+        """The run, for the worker thread: the window's model, else the kept one, else one loaded there."""
+        device, backend, cache = self.device, self.backend, self._predictors
+        shared = None
+        if device == "auto" and backend == "auto":  # the caller left the choice to the window
+            shared = batch_parts.window_predictor(self.parent(), bundle)
 
         def job(cancel: threading.Event, report: Callable[[object], None]) -> tuple[Summary, list]:
-            from c5desk.inference import make_predictor  # the engine loads on the worker thread
+            def load_now():
+                report(None)
+                return batch_parts.load(bundle, device, backend)
 
-            report(None)
-            predictor = make_predictor(bundle, device=device, backend=backend)
-            summary = score_paths(
-                [folder], predictor, out_csv, frames=frames, cancel=cancel,
-                progress=lambda s, files: report((s.ok, s.errors, s.skipped, files)),
-            )  # fmt: skip
-            return summary, read_results(out_csv)
+            def score(predictor) -> tuple[Summary, list]:
+                summary = score_paths(
+                    [folder], predictor, out_csv, frames=frames, cancel=cancel,
+                    progress=lambda s, files: report((s.ok, s.errors, s.skipped, files)),
+                )  # fmt: skip
+                return summary, read_results(out_csv)
+
+            if shared is not None:
+                return score(shared)
+            with cache.borrow((str(bundle.resolve()), device, backend), load_now) as predictor:
+                return score(predictor)
 
         return job
 
     def cancel(self) -> None:
         if self._thread is not None and self._running:
+            self._cancel_requested = True
             self._thread.cancel()
             self.status.show_message("Cancelling after the current batch…", "warn")
             self._update_buttons()
@@ -209,20 +230,23 @@ class ScoreFolderDialog(QtWidgets.QDialog):
         summary, rows = result  # type: ignore[misc]
         self._finish()
         self.model.set_rows(rows, root=self._folder)
-        counts = f"{summary.ok} scored, {summary.errors} failed, {summary.skipped} already in the CSV"
+        self._results_csv = self._out_csv
+        self.status.show_message(*self._outcome(summary))
+
+    def _outcome(self, summary: Summary) -> tuple[str, str]:
+        """(message, kind) for a finished run. Only the user's Cancel makes it "Cancelled"."""
+        counts = (
+            f"{summary.ok} scored, {summary.errors} failed, {summary.skipped} skipped (already in the CSV)"
+        )
+        where = f" Results: {self._out_csv}" if self._out_csv else ""
         if summary.aborted:
-            self.status.show_message(
-                f"Reading stopped early ({summary.aborted}); the files left are listed as failed. {counts}.",
-                "error",
-            )
-        elif summary.cancelled:
-            self.status.show_message(
-                f"Cancelled ({counts}). Score again with the same CSV to resume.", "warn"
-            )
-        elif summary.errors:
-            self.status.show_message(f"Done with errors: {counts}. Filter on “Failed” to see them.", "warn")
-        else:
-            self.status.show_message(f"Done: {counts}.", "ok")
+            why = f"Reading stopped early ({summary.aborted}); the files left are listed as failed."
+            return f"{why} {counts}.{where}", "error"
+        if self._cancel_requested and summary.cancelled:
+            return f"Cancelled: {counts}. Score again with the same CSV to resume.{where}", "warn"
+        if summary.errors:
+            return f"Done with errors: {counts}. Filter on “Failed” to see them.{where}", "warn"
+        return f"Done: {counts}.{where}", "ok"
 
     def _on_failed(self, message: str) -> None:
         self._finish()
@@ -253,6 +277,12 @@ class ScoreFolderDialog(QtWidgets.QDialog):
         except ValueError:
             frame = 0
         self.open_requested.emit(row.get("source") or "", frame)
+
+    def reject(self) -> None:
+        """Esc, Close and the title bar's close: asked first when a run or a results table would go."""
+        csv = self._out_csv if self._running else self._results_csv
+        if batch_parts.may_close(self, self._running, self.model.rows, csv):
+            super().reject()
 
     def done(self, result: int) -> None:
         if self._thread is not None:  # a job nobody watches is cancelled; Qt must not destroy it running

@@ -9,6 +9,8 @@ from pathlib import Path
 from PySide6 import QtCore
 
 from c5desk.batch import read_rows
+from c5desk.batch.results import rewrite_csv
+from c5desk.csvcells import safe_row
 
 SORT_ROLE = QtCore.Qt.ItemDataRole.UserRole
 MISSING = -math.inf  # rows without a value sort together at one end, never among the numbers
@@ -36,11 +38,12 @@ def _numeric(key: str, digits: int = 3) -> Callable[[dict[str, str]], Cell]:
     return cell
 
 
-def _measure(mm_key: str, px_key: str, mm_unit: str = "mm") -> Callable[[dict[str, str]], Cell]:
-    """Calibrated value in mm when the frame had a calibration, else pixels, said so."""
+def _measure(mm_key: str, px_key: str, power: str = "") -> Callable[[dict[str, str]], Cell]:
+    """Calibrated value in mm (mm² for an area) when the frame had a calibration, else pixels, said so."""
+    units = ((mm_key, f"mm{power}"), (px_key, f"px{power}"))
 
     def cell(row: dict[str, str]) -> Cell:
-        for key, unit in ((mm_key, mm_unit), (px_key, "px")):
+        for key, unit in units:
             value = _number(row, key)
             if value is not None:
                 return f"{value:.1f} {unit}", value
@@ -54,19 +57,40 @@ def _frame(row: dict[str, str]) -> Cell:
     return row.get("frame") or "", MISSING if value is None else value
 
 
+# The error sits beside the status: a failed row's reason is read without scrolling right.
 COLUMNS: list[tuple[str, Callable[[dict[str, str]], Cell]]] = [
     ("File", _plain("source")),
     ("Frame", _frame),
     ("Status", _plain("status")),
+    ("Error", _plain("error")),
     ("Label", _plain("label")),
     ("P(malignant)", _numeric("p_malignant")),
     ("Uncertainty", _numeric("uncertainty")),
     ("Long axis", _measure("long_axis_mm", "long_axis_px")),
     ("Short axis", _measure("short_axis_mm", "short_axis_px")),
-    ("Area", _measure("area_mm2", "area_px", "mm²")),
+    ("Area", _measure("area_mm2", "area_px", "²")),
     ("Model", _plain("model_version")),
-    ("Error", _plain("error")),
 ]
+NAMES = [name for name, _cell in COLUMNS]
+ERROR_COLUMN = NAMES.index("Error")
+MEASURE_COLUMNS = [NAMES.index(name) for name in ("Long axis", "Short axis", "Area")]
+TOOLTIP_COLUMNS = (0, ERROR_COLUMN)  # long texts: the full one on hover
+
+
+def headers(rows: list[dict[str, str]]) -> list[str]:
+    """Column titles; a measurement's names the units its cells use: "Area (px²)", "Long axis (mm / px)"."""
+    titles = list(NAMES)
+    for column in MEASURE_COLUMNS:
+        cell = COLUMNS[column][1]
+        used = {text.rpartition(" ")[2] for text, _key in map(cell, rows) if text}
+        if used:
+            titles[column] += f" ({' / '.join(sorted(used, key=lambda unit: not unit.startswith('mm')))})"
+    return titles
+
+
+def save_results(path: Path, rows: list[dict[str, str]]) -> None:
+    """The rows as a results CSV with the batch CSV's columns, spreadsheet-safe, written atomically."""
+    rewrite_csv(Path(path), [safe_row(row) for row in rows])
 
 
 def read_results(out_csv: Path) -> list[dict[str, str]]:
@@ -80,10 +104,12 @@ class ResultsModel(QtCore.QAbstractTableModel):
         super().__init__(parent)
         self.rows: list[dict[str, str]] = []
         self.root: Path | None = None
+        self.titles = list(NAMES)
 
     def set_rows(self, rows: list[dict[str, str]], root: Path | None = None) -> None:
         self.beginResetModel()
         self.rows, self.root = list(rows), root
+        self.titles = headers(self.rows)
         self.endResetModel()
 
     def rowCount(self, parent: QtCore.QModelIndex = QtCore.QModelIndex()) -> int:  # noqa: B008
@@ -94,7 +120,7 @@ class ResultsModel(QtCore.QAbstractTableModel):
 
     def headerData(self, section: int, orientation: QtCore.Qt.Orientation, role: int = 0) -> object:
         if role == QtCore.Qt.ItemDataRole.DisplayRole and orientation == QtCore.Qt.Orientation.Horizontal:
-            return COLUMNS[section][0]
+            return self.titles[section]
         return None
 
     def data(self, index: QtCore.QModelIndex, role: int = 0) -> object:
@@ -106,7 +132,7 @@ class ResultsModel(QtCore.QAbstractTableModel):
             return self._short_source(text) if index.column() == 0 else text
         if role == SORT_ROLE:
             return key
-        if role == QtCore.Qt.ItemDataRole.ToolTipRole and index.column() in (0, len(COLUMNS) - 1):
+        if role == QtCore.Qt.ItemDataRole.ToolTipRole and index.column() in TOOLTIP_COLUMNS:
             return text or None
         return None
 
