@@ -61,7 +61,7 @@ LEAN_ONLY=()
 [[ "$VARIANT" == lean ]] && LEAN_ONLY=(--exclude replay)  # the retraining replay sample: GPU bundle only
 "${NICE[@]}" "$PY" "$ROOT/installer/export_onnx.py" "$BUNDLE" "$STAGE/resources/models/$NAME" "${LEAN_ONLY[@]}"
 echo "$NAME" > "$STAGE/resources/models/DEFAULT"
-cp -r "$ROOT/resources/samples" "$ROOT/resources/icons" "$ROOT/resources/descriptors" "$STAGE/resources/"
+cp -r "$ROOT/resources/samples" "$ROOT/resources/icons" "$ROOT/resources/descriptors" "$ROOT/resources/qt-system-libraries.txt" "$STAGE/resources/"
 # PDF reports need a Unicode font; matplotlib (which ships DejaVu) stays out of the bundle, its fonts do not.
 mkdir -p "$STAGE/resources/fonts"
 MPL_FONTS="$("$PY" -c 'import matplotlib, pathlib; print(pathlib.Path(matplotlib.get_data_path(), "fonts", "ttf"))')"

@@ -13,9 +13,11 @@ case "$mode" in
   *) echo "usage: bash scripts/dev.sh app|test" >&2; exit 2 ;;
 esac
 
-# Qt's offscreen platform needs these; a real X11 window needs the xcb ones as well.
-qt_offscreen_libs="libgl1 libegl1 libfontconfig1 libxkbcommon0 libglib2.0-0 libdbus-1-3"
-qt_x11_libs="libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0 libxcb-shape0 libxkbcommon-x11-0"
+# Qt's offscreen platform needs these; a real X11 window needs the xcb ones as well. The list is shared with
+# `c5desk gui`, which names the missing ones when Qt cannot start.
+qt_packages() { awk -v want="$1" '$1 == want { printf "%s ", $2 }' resources/qt-system-libraries.txt; }
+qt_offscreen_libs="$(qt_packages offscreen)"
+qt_x11_libs="$(qt_packages x11)"
 
 pick_python() {
   for candidate in python3 python3.13 python3.12 python3.11 python3.10; do

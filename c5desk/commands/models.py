@@ -18,6 +18,7 @@ from pathlib import Path
 
 from c5desk.errors import ModelError
 from c5desk.model.catalog import Catalog, Entry
+from c5desk.model.metrics_view import listing_with_active, measured_on, metrics_text
 
 NOTHING_TO_ROLL_BACK = "nothing to roll back to: the active model has no installed parent or predecessor"
 
@@ -47,8 +48,7 @@ def run(args: argparse.Namespace) -> int:
         entry = catalog.register(args.register)
         print(f"registered {entry.version} ({entry.folder})")
         return 0
-    listing = catalog.scan()
-    active = _active_version(catalog)
+    listing, active = listing_with_active(catalog)
     if args.json:
         rows = [_as_dict(entry, entry.version == active) for entry in listing.entries.values()]
         print(json.dumps(rows, indent=2))
@@ -57,13 +57,6 @@ def run(args: argparse.Namespace) -> int:
     for problem in listing.problems:
         print(f"skipped: {problem}")
     return 0
-
-
-def _active_version(catalog: Catalog) -> str | None:
-    try:
-        return catalog.active().version
-    except ModelError:  # nothing installed: the list says so
-        return None
 
 
 def _as_dict(entry: Entry, active: bool) -> dict[str, object]:
@@ -75,6 +68,7 @@ def _as_dict(entry: Entry, active: bool) -> dict[str, object]:
         "created": entry.created,
         "parent": entry.parent,
         "metrics": entry.key_metrics(),
+        "measured_on": measured_on(entry),
         "folder": str(entry.folder),
     }
 
@@ -86,7 +80,7 @@ def format_table(entries: list[Entry], active: str | None) -> str:
     for entry in entries:
         mark = "*" if entry.version == active else ""
         created = entry.created.replace("T", " ")[:16]
-        rows.append((mark, entry.version, entry.origin, entry.domain, created, entry.describe_metrics()))
+        rows.append((mark, entry.version, entry.origin, entry.domain, created, metrics_text(entry)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     lines = ["  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[-1]]) for row in rows]
     footer = f"* active: used when no --model is given ({active})" if active else "no active model"

@@ -133,6 +133,13 @@ ACTIONS: tuple[Act, ...] = (
     Act("retrain", "Model", "Retrain…", lambda w: w.models.open_dialog("retrain")),
     Act("versions", "Model", "Model versions…", lambda w: w.models.open_dialog("versions")),
     Act("help", "Help", "Keyboard shortcuts", lambda w: w.show_help(), ("F1",)),
+    Act(
+        "model_card",
+        "Help",
+        "Model card and intended use",
+        _opener("help_dialog", "show_model_card"),
+        tip="What the model in use is for, what it was trained on, how well it does, its limits",
+    ),
     Act("open_logs", "Help", "Open log folder", open_log_folder, (), "For a support engineer"),
 )
 

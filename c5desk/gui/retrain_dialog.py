@@ -9,6 +9,7 @@ its parent) or discards its bundle.
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 import tempfile
@@ -28,6 +29,56 @@ from c5desk.store import Store
 
 CANCEL_EXIT_CODE = 130
 CLOSE_WAIT_MS = 3000
+# training/retrain_cli.py's --min-corrections default: c5desk never imports training, a test keeps them equal.
+# Training uses every saved annotation of the store, whatever its label, and holds some back by case.
+MIN_CORRECTIONS = 4
+TOO_FEW = re.compile(r"only (\d+) corrected frame\(s\); retraining needs at least (\d+)")
+JARGON = re.compile(r"usage:|Traceback|python -m|(^|\s)--[a-z]", re.IGNORECASE)
+
+
+def too_few_text(have: int, need: int) -> str:
+    return (
+        f"Retraining needs at least {need} corrected frames with a lesion label; this dataset has {have}. "
+        f"Correct {need - have} more frame{'s' if need - have != 1 else ''} and save them."
+    )
+
+
+ONE_CASE = (
+    "Retraining keeps some corrected frames aside to check the new model, so they must come from at least "
+    "two cases (patients); all of this dataset's come from one. Correct and save frames of another case."
+)
+
+
+def retrain_blocker(store_folder: Path, minimum: int = MIN_CORRECTIONS) -> str | None:
+    """Why `training retrain` would refuse this dataset (checked before starting), in the app's words."""
+    if not store_folder.is_dir():
+        return f"There is no dataset at {store_folder} yet: correct frames and save them first."
+    try:
+        with Store.open(store_folder) as store:
+            annotated = {a.frame_id for a in store.annotations()}
+            cases = {r.group or f"case{r.case_id}" for r in store.frames() if r.id in annotated}
+    except C5Error as exc:
+        return f"The dataset cannot be read: {exc}"
+    if len(annotated) < minimum:
+        return too_few_text(len(annotated), minimum)
+    return ONE_CASE if len(cases) < 2 else None
+
+
+def plain_failure(message: str) -> str:
+    """The training process's error as a sentence for the user: its command-line wording translated."""
+    too_few = TOO_FEW.search(message)
+    if too_few:
+        return too_few_text(int(too_few.group(1)), int(too_few.group(2)))
+    if "single patient/case" in message:
+        return ONE_CASE
+    if "no replay sample" in message:
+        return (
+            "This model cannot be retrained here: it carries no sample of its original training data, so "
+            "retraining could make it forget unnoticed. Retrain from the model that came with the app."
+        )
+    if JARGON.search(message):
+        return "The training program could not run with the settings it was given; see Details for the error."
+    return message.strip().rstrip(".") + "."
 
 
 class RetrainDialog(QtWidgets.QDialog):
@@ -58,8 +109,10 @@ class RetrainDialog(QtWidgets.QDialog):
         self.candidate: tuple[str, Path] | None = None
         self.setWindowTitle("Retrain the model")
         self.resize(900, 700)
+        self._blocker: str | None = None
         self._build()
         self._reset_run()
+        self.check_data()
 
     # ---- layout ----------------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -125,8 +178,27 @@ class RetrainDialog(QtWidgets.QDialog):
             ]  # fmt: skip
         return [arg.replace("{cancel_file}", str(cancel_file)) for arg in self._command]
 
-    def start(self) -> None:
+    def check_data(self) -> bool:
+        """Whether the dataset has what retraining needs; if not, Start is off and the status says why."""
         if self.is_running():
+            return True
+        was_blocked, self._blocker = self._blocker is not None, retrain_blocker(self.store_folder)
+        if self._blocker is not None:
+            self.status.show_message(self._blocker, "warn")
+        elif was_blocked:
+            self.status.show_message("The dataset has enough corrected frames; retraining can start.", "ok")
+        self.start_button.setToolTip(self._blocker or "")
+        self._update_buttons()
+        return self._blocker is None
+
+    def changeEvent(self, event: QtCore.QEvent) -> None:
+        # Coming back to the dialog after saving more corrections in the window: check again.
+        if event.type() == QtCore.QEvent.Type.ActivationChange and self.isActiveWindow():
+            self.check_data()
+        super().changeEvent(event)
+
+    def start(self) -> None:
+        if self.is_running() or not self.check_data():
             return
         self._reset_run()
         try:
@@ -158,7 +230,7 @@ class RetrainDialog(QtWidgets.QDialog):
 
     def _update_buttons(self) -> None:
         running = self.is_running()
-        self.start_button.setEnabled(not running)
+        self.start_button.setEnabled(not running and self._blocker is None)
         self.cancel_button.setEnabled(running and not self.runner.cancel_requested)
         ready = self.candidate is not None and not running
         self.activate_button.setEnabled(ready and bool(self.verdict and self.verdict.get("accepted") is True))
@@ -197,7 +269,7 @@ class RetrainDialog(QtWidgets.QDialog):
         ok = code == 0 and not crashed
         self.curves.finish(complete=ok and self._error is None and self.verdict is not None)
         if self._error is not None:
-            self._fail(f"Retraining failed: {self._error}")
+            self._fail(f"Retraining failed: {plain_failure(self._error)}")
         elif self._cancelled or code == CANCEL_EXIT_CODE or (self.runner.cancel_requested and not ok):
             resume = " Starting again resumes from the last finished epoch." if self._resumable else ""
             self.status.show_message(f"Retraining cancelled; the active model is unchanged.{resume}", "warn")

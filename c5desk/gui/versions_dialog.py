@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from c5desk.errors import C5Error
 from c5desk.gui.dialog_parts import StatusLine, button_row
 from c5desk.model.catalog import Catalog
+from c5desk.model.metrics_view import listing_with_active, metrics_text
 from c5desk.store import Store
 
 COLUMNS = ["Active", "Version", "Created", "Parent", "Trained on", "Metrics", "Bundle", "In dataset"]
@@ -35,16 +36,13 @@ class VersionRow:
 
 
 def collect_versions(catalog: Catalog, store: Store | None) -> tuple[list[VersionRow], list[str]]:
-    """Installed versions and the dataset's recorded ones, merged by version, oldest first; problems."""
-    listing = catalog.scan()
-    try:
-        active = catalog.active().version
-    except C5Error:
-        active = None
+    """Installed versions (and the active one, wherever it is) and the dataset's recorded ones, merged by
+    version, oldest first; problems. Metrics are described as `c5desk models` describes them."""
+    listing, active = listing_with_active(catalog)
     rows: dict[str, VersionRow] = {}
     for version, entry in listing.entries.items():
         rows[version] = VersionRow(
-            version, entry.created, entry.parent, entry.domain, entry.describe_metrics(),
+            version, entry.created, entry.parent, entry.domain, metrics_text(entry),
             dict(entry.spec.metrics), version == active, bundle=entry.folder, origin=entry.origin,
         )  # fmt: skip
     for recorded in store.model_versions() if store is not None else []:
@@ -61,8 +59,12 @@ class VersionsDialog(QtWidgets.QDialog):
         self.catalog, self.store = catalog, store
         self.rows: list[VersionRow] = []
         self.setWindowTitle("Model versions")
-        self.resize(1050, 420)
+        self.resize(1150, 420)
         layout = QtWidgets.QVBoxLayout(self)
+        self.active_label = QtWidgets.QLabel()  # the model in use, above the table: seen without scrolling
+        self.active_label.setWordWrap(True)
+        self.active_label.setTextFormat(QtCore.Qt.TextFormat.PlainText)
+        layout.addWidget(self.active_label)
         self.table = QtWidgets.QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
@@ -104,6 +106,7 @@ class VersionsDialog(QtWidgets.QDialog):
                 self.table.setItem(index, column, item)
         self.table.setSortingEnabled(True)
         self.table.resizeColumnsToContents()
+        self._show_active()
         if problems:
             self.status.show_message("Unreadable bundles skipped: " + "; ".join(problems), "warn")
         elif not self.rows:
@@ -126,11 +129,23 @@ class VersionsDialog(QtWidgets.QDialog):
         if row.bundle:
             items[6].setToolTip(str(row.bundle))
         if row.active:
+            tint = self.palette().color(QtGui.QPalette.ColorRole.Highlight)
+            tint.setAlpha(70)  # a translucent tint keeps the text readable in the dark and light themes
+            highlight = QtGui.QBrush(tint)
             for item in items:
                 font = item.font()
                 font.setBold(True)
                 item.setFont(font)
+                item.setBackground(highlight)
         return items
+
+    def _show_active(self) -> None:
+        row = next((r for r in self.rows if r.active), None)
+        text = f"Active model: {row.version} — {row.metrics}" if row else "No active model."
+        self.active_label.setText(text)
+        font = self.active_label.font()
+        font.setBold(row is not None)
+        self.active_label.setFont(font)
 
     def selected_version(self) -> str | None:
         items = self.table.selectedItems()

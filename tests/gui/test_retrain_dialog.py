@@ -12,14 +12,17 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
 
+from c5desk.errors import C5Error
 from c5desk.gui.app import create_application
 from c5desk.gui.dialog_parts import format_eta
 from c5desk.gui.process_runner import parse_json_line
-from c5desk.gui.retrain_dialog import RetrainDialog
+from c5desk.gui.retrain_dialog import MIN_CORRECTIONS, RetrainDialog, plain_failure, retrain_blocker
+from c5desk.io.frame import Frame
 from c5desk.model.bundle import make_random_bundle
 from c5desk.model.catalog import Catalog
 from c5desk.store import Store
@@ -86,7 +89,7 @@ def setup(tmp_path: Path, bundles: Path, qtbot):
     create_application()
     models = tmp_path / "models"
     shutil.copytree(bundles, models)
-    Store.create(tmp_path / "store").close()
+    save_corrections(tmp_path / "store", MIN_CORRECTIONS, cases=2)  # just enough to start
     script = tmp_path / "fake_trainer.py"
     script.write_text(FAKE_TRAINER, encoding="utf-8")
 
@@ -101,6 +104,22 @@ def setup(tmp_path: Path, bundles: Path, qtbot):
 
     make.catalog = catalog
     return make, tmp_path, models
+
+
+def save_corrections(
+    folder: Path, count: int, cases: int, labels: tuple[str, ...] = ("benign",), first_case: int = 0
+) -> None:
+    """`count` more annotated frames in the store at `folder` (created if needed), spread over `cases`."""
+    with Store.open(folder, create=True) as store:
+        start = len(store.frames())
+        for i in range(start, start + count):
+            grey = np.random.default_rng(i).integers(0, 255, (24, 32), dtype=np.uint8)
+            frame = Frame(grey, grey.copy(), 0, None, None, f"retrain-test{i:06d}", {"format": "synthetic"})
+            frame_id = store.add_frame(frame, case_key=f"case{first_case + i % cases}")
+            label = labels[i % len(labels)]
+            mask = np.zeros(grey.shape, bool)
+            mask[4:12, 6:20] = label != "normal"  # a normal frame's mask is empty
+            store.save_annotation(frame_id, mask, label)
 
 
 def run_to_end(dialog: RetrainDialog, qtbot, timeout_ms: int = 30000) -> None:
@@ -258,3 +277,68 @@ def test_protocol_helpers() -> None:
     assert parse_json_line('{"loss": 1}') is None and parse_json_line(b"\xff\xfe") is None
     assert format_eta(42.4) == "ETA 42 s" and format_eta(3725) == "ETA 1 h 02 min"
     assert format_eta(None) == format_eta("soon") == format_eta(float("nan")) == "ETA —"
+
+
+def test_the_minimum_is_training_s(tmp_path: Path) -> None:
+    """The dialog mirrors training's --min-corrections (c5desk never imports training) and its wording."""
+    pytest.importorskip("torch")
+    import argparse
+
+    from training import retrain as rt
+    from training import retrain_cli
+
+    parser = argparse.ArgumentParser()
+    retrain_cli.add_arguments(parser)
+    assert parser.get_default("min_corrections") == MIN_CORRECTIONS
+    labels = ("benign", "malignant", "normal")  # training counts every saved label
+    save_corrections(tmp_path / "store", MIN_CORRECTIONS - 1, cases=2, labels=labels)
+    with pytest.raises(C5Error) as refused:  # what training itself says about this very dataset
+        rt.split_corrections(rt.load_corrections(tmp_path / "store", 32), 0.25, 0, MIN_CORRECTIONS)
+    assert plain_failure(str(refused.value)) == retrain_blocker(tmp_path / "store")
+
+
+def test_too_few_corrections_are_explained_before_starting(tmp_path: Path, bundles: Path, qtbot) -> None:
+    create_application()
+    save_corrections(tmp_path / "store", 1, cases=1)
+    dialog = RetrainDialog(
+        None, tmp_path / "store", bundles / "base", Catalog(tmp_path / "models"), ["false"]
+    )
+    qtbot.addWidget(dialog)
+    dialog.show()
+    wanted = (
+        f"Retraining needs at least {MIN_CORRECTIONS} corrected frames with a lesion label; this dataset has "
+        f"1. Correct {MIN_CORRECTIONS - 1} more frames and save them."
+    )
+    assert dialog.status.text() == wanted and dialog.status.kind == "warn"
+    assert not dialog.start_button.isEnabled() and dialog.start_button.toolTip() == wanted
+    dialog.start()  # even called directly, nothing starts
+    assert not dialog.is_running()
+    save_corrections(tmp_path / "store", MIN_CORRECTIONS - 1, cases=1)  # enough frames, but one case
+    assert not dialog.check_data() and "at least two cases" in dialog.status.text()
+    save_corrections(tmp_path / "store", 1, cases=1, first_case=1)  # a frame of another case
+    assert dialog.check_data() and dialog.start_button.isEnabled()
+    assert "retraining can start" in dialog.status.text()
+
+
+def test_a_missing_dataset_is_explained(tmp_path: Path, bundles: Path, qtbot) -> None:
+    create_application()
+    dialog = RetrainDialog(None, tmp_path / "none", bundles / "base", Catalog(tmp_path / "models"), ["false"])
+    qtbot.addWidget(dialog)
+    assert "no dataset" in dialog.status.text() and not dialog.start_button.isEnabled()
+
+
+def test_training_errors_become_sentences() -> None:
+    assert plain_failure("only 2 corrected frame(s); retraining needs at least 4") == (
+        "Retraining needs at least 4 corrected frames with a lesion label; this dataset has 2. "
+        "Correct 2 more frames and save them."
+    )
+    assert "at least two cases" in plain_failure("the corrections come from a single patient/case; ...")
+    for jargon in (
+        "usage: python -m training retrain [-h] --base BASE\nerror: the following arguments are required: "
+        "--data",
+        "/tmp/x: is a file; --out names the folder the new bundle goes in",
+        'Traceback (most recent call last):\n  File "x.py", line 1',
+    ):
+        text = plain_failure(jargon)
+        assert "--" not in text and "usage" not in text and "Traceback" not in text and "Details" in text
+    assert plain_failure("model.json is missing") == "model.json is missing."

@@ -3,6 +3,7 @@ what cannot load."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -118,3 +119,30 @@ def test_a_version_without_bundle_is_not_activated(setup, qtbot) -> None:
     assert dialog.status.kind == "error" and "not installed" in dialog.status.text()
     assert catalog.active_version() == "random-base"
     assert dialog.refresh_button.isEnabled() and dialog.close_button.isEnabled()
+
+
+def test_the_active_model_is_marked_with_its_measured_metrics(tmp_path, qtbot, monkeypatch) -> None:
+    """Issue 13: the model in use is bold and marked, with Dice/AUC and the data they were measured on, even
+    when $C5DESK_MODEL names a folder outside the catalogue; `c5desk models` describes it the same way."""
+    from c5desk.commands.models import format_table
+    from c5desk.model.metrics_view import listing_with_active
+
+    create_application()
+    elsewhere = make_random_bundle(tmp_path / "elsewhere" / "mine", input_size=32, version="random-mine")
+    (elsewhere / "evaluation").mkdir()
+    metrics = {"dice": 0.8337, "auc": 0.8707, "n": 383, "split": "test"}
+    (elsewhere / "evaluation" / "test_metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
+    monkeypatch.setenv("C5DESK_MODEL", str(elsewhere))
+    with Store.create(tmp_path / "store") as store:
+        store.register_model_version("random-mine")  # the dataset names it too: one row, not two
+        catalog = Catalog(tmp_path / "user-models", tmp_path / "shipped")
+        dialog = VersionsDialog(None, catalog, store)
+        qtbot.addWidget(dialog)
+        row = table(dialog)["random-mine"]
+        described = "Dice 0.834, AUC 0.871 on the test split (383 frames)"
+        assert row[0] == "● active" and row[5] == described and row[7] == "yes"
+        index = next(r for r in range(dialog.table.rowCount()) if dialog.table.item(r, 1).text() == row[1])
+        assert all(dialog.table.item(index, c).font().bold() for c in range(len(row)))
+        assert dialog.active_label.text() == f"Active model: random-mine — {described}"
+        listing, active = listing_with_active(catalog)
+        assert described in format_table(list(listing.entries.values()), active)
