@@ -110,7 +110,22 @@ ALTER TABLE annotations ADD COLUMN descriptors TEXT;
 ALTER TABLE predictions ADD COLUMN descriptors TEXT;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3]
+# How an outline was made (automatic, prompted with its prompt, or hand-drawn), JSON per annotation; and the
+# scale a user set on uncalibrated frames by marking a known distance, one per scope (a scanner or a source).
+_V4 = """
+ALTER TABLE annotations ADD COLUMN provenance TEXT;
+CREATE TABLE calibrations (
+    id            INTEGER PRIMARY KEY,
+    scope         TEXT NOT NULL UNIQUE,        -- what it applies to, e.g. "scanner:<model>" or "source:<id>"
+    mm_per_px_x   REAL NOT NULL CHECK (mm_per_px_x > 0),
+    mm_per_px_y   REAL NOT NULL CHECK (mm_per_px_y > 0),
+    detail        TEXT NOT NULL,               -- JSON: the marked points, the typed distance, the frame
+    user          TEXT NOT NULL,
+    created_utc   TEXT NOT NULL
+);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
