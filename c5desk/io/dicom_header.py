@@ -58,6 +58,9 @@ METADATA_KEYWORDS = {
     "TransducerType": "transducer_type",
     "PhotometricInterpretation": "photometric_interpretation",
     "BitsStored": "bits_stored",
+    "ImageLaterality": "image_laterality",  # L/R/U/B: which breast, for grouping views (the case browser)
+    "Laterality": "laterality",
+    "ViewPosition": "view_position",
     "Rows": "rows",
     "Columns": "columns",
 }

@@ -177,3 +177,13 @@ def test_regions_without_length_units_leave_the_frame_uncalibrated(tmp_path: Pat
     with open_source(write_dicom(tmp_path / "nounits.dcm", ds)) as source:
         frame = source.frame(0)
     assert frame.mm_per_px is None and frame.region is not None and frame.region.mm_per_px_x is None
+
+
+def test_laterality_and_view_reach_the_meta_for_grouping_views(tmp_path: Path) -> None:
+    ds = dicom_dataset(
+        _ramp(8, 8, 200, np.uint8), "MONOCHROME2", ImageLaterality="L", ViewPosition="CC", PatientName="Doe^J"
+    )
+    with open_source(write_dicom(tmp_path / "lat.dcm", ds)) as source:
+        meta = source.frame(0).meta
+    assert (meta["image_laterality"], meta["view_position"]) == ("L", "CC")
+    assert "Doe" not in repr(meta)  # only the description of the view, never the patient
