@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from c5desk.gui.main_window import MainWindow
 
 USEFUL = "The unannotated dataset frame the model is least sure about (active learning)"
-MENUS = ("File", "Edit", "Label", "Navigate", "View", "Model", "Help")
+MENUS = ("File", "Edit", "Measure", "Label", "Navigate", "View", "Model", "Help")
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,10 @@ ACTIONS: tuple[Act, ...] = (
     Act("tool_eraser", "Edit", "Eraser", _tool("eraser"), ("E",), checkable=True),
     Act("tool_lasso_add", "Edit", "Lasso +", _tool("lasso_add"), ("L",), checkable=True),
     Act("tool_lasso_subtract", "Edit", "Lasso −", _tool("lasso_subtract"), ("Shift+L",), checkable=True),
+    # prompts: the model outlines what is pointed at (canvas.py → model_link.py: ModelLink.prompt)
+    Act("tool_box", "Edit", "Box", _tool("box"), ("X",), "Drag a box: outlined inside", True),
+    Act("tool_click", "Edit", "Click ±", _tool("click"), ("P",), "Left: lesion; right: background", True),
+    Act("tool_pick", "Edit", "Pick", _tool("pick"), ("Shift+P",), "Click a region: the lesion", True),
     Act("brush_smaller", "Edit", "Smaller brush", lambda w: w.edits.resize_brush(-1), ("[",)),
     Act("brush_larger", "Edit", "Larger brush", lambda w: w.edits.resize_brush(1), ("]",)),
     Act("fill_holes", "Edit", "Fill holes", _mask_op("fill_holes"), ("F",)),
@@ -94,6 +98,47 @@ ACTIONS: tuple[Act, ...] = (
     Act("remove_small", "Edit", "Remove small islands", _mask_op("remove_small"), ("R",)),
     Act("smooth", "Edit", "Smooth", _mask_op("smooth"), ("S",)),
     Act("clear_mask", "Edit", "Clear", _mask_op("clear"), ("Delete",)),
+    # calipers and calibration (caliper_commands.py); "tool_" puts the calipers among the exclusive tools
+    Act(
+        "tool_distance",
+        "Measure",
+        "Distance caliper",
+        _opener("caliper_commands", "use_distance"),
+        ("D",),
+        "Drag or click two points: their distance in mm (px when uncalibrated)",
+        checkable=True,
+    ),
+    Act(
+        "tool_area",
+        "Measure",
+        "Area caliper",
+        _opener("caliper_commands", "use_area"),
+        ("Shift+D",),
+        "Click the corners; double-click or Enter closes: area and perimeter",
+        checkable=True,
+    ),
+    Act(
+        "set_scale",
+        "Measure",
+        "Set scale from ruler…",
+        _opener("caliper_commands", "start_ruler"),
+        tip="Uncalibrated frame: click two ticks of the depth ruler and type their distance in mm",
+    ),
+    Act("clear_calipers", "Measure", "Clear calipers", _opener("caliper_commands", "clear_calipers")),
+    Act(
+        "mark_view",
+        "Measure",
+        "Mark lesion as view 1",
+        _opener("caliper_commands", "mark_view"),
+        tip="The lesion's long and short axes on this view, for its three diameters",
+    ),
+    Act(
+        "link_view",
+        "Measure",
+        "Link as orthogonal view (3 diameters)",
+        _opener("caliper_commands", "link_view"),
+        tip="This view's long axis with view 1's: three diameters and the ellipsoid volume",
+    ),
     Act("label_benign", "Label", "Benign", _label("benign"), ("1",)),
     Act("label_malignant", "Label", "Malignant", _label("malignant"), ("2",)),
     Act("label_normal", "Label", "Normal (no lesion)", _label("normal"), ("3",)),
@@ -115,6 +160,13 @@ ACTIONS: tuple[Act, ...] = (
     Act("fit", "View", "Fit frame to window", lambda w: w.canvas.fit(), ("Home",)),
     Act("theme", "View", "Light theme", lambda w: w.set_theme(), ("Ctrl+T",), checkable=True),
     Act("received", "View", "&Received from DICOM", _opener("received_list", "show_received")),
+    Act(
+        "cases",
+        "View",
+        "&Cases",
+        _opener("case_browser", "show_case_browser"),
+        tip="Dataset and open folder by patient and case: unannotated, AI only, corrected, disagreement",
+    ),
     Act(
         "rerun",
         "Model",

@@ -35,12 +35,29 @@ def dark_palette() -> QtGui.QPalette:
     return palette
 
 
+# The editing tools (c5role="tool", set in tools.py): the active one must stand out at a glance in either
+# theme, or a clinician erases believing the brush is active. Fusion's own checked state is a faint shade.
+TOOL_BUTTON_STYLE = """
+QToolButton[c5role="tool"] {{ background: {off}; color: {text}; border: 1px solid {edge};
+    border-radius: 3px; padding: 3px 6px; }}
+QToolButton[c5role="tool"]:hover {{ border-color: {on_edge}; }}
+QToolButton[c5role="tool"]:checked {{ background: {on}; color: #ffffff; border: 2px solid {on_edge};
+    font-weight: bold; }}
+"""
+TOOL_COLOURS = {
+    "dark": {"off": "#2a2b2f", "text": "#d8d8d8", "edge": "#4a4c52", "on": "#1e7be0", "on_edge": "#9fd0ff"},
+    "light": {"off": "#f0f0f0", "text": "#202020", "edge": "#a8a8a8", "on": "#0a55c2", "on_edge": "#04306e"},
+}
+
+
 def apply_theme(theme: str) -> None:
     """ "dark" (default) or "light"; the frame view stays black in both (ultrasound is read on black)."""
     app = QtWidgets.QApplication.instance()
     if app is None:
         return
-    app.setPalette(dark_palette() if theme != "light" else app.style().standardPalette())
+    light = theme == "light"
+    app.setPalette(app.style().standardPalette() if light else dark_palette())
+    app.setStyleSheet(TOOL_BUTTON_STYLE.format(**TOOL_COLOURS["light" if light else "dark"]))
 
 
 def create_application(theme: str = "dark") -> QtWidgets.QApplication:

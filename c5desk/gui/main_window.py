@@ -6,6 +6,7 @@
     EditTools                            mask tools, undo/redo, threshold, labels
     ModelControls                        which model loads (the catalogue), Model menu, dialogs
     NodeProcess, ReceivedList            the DICOM node in its own process; what it received (a dock)
+    CineBar, ClipScorer, ClipScores      the cine: seek, play, the per-frame P(malignant) strip and its scorer
 
 The actions table (actions.py) maps every menu entry and key to one small call on these. Anything that can
 fail reports a message and leaves the window usable; nothing typed or painted is dropped without asking
@@ -20,7 +21,11 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from c5desk.gui.actions import build_actions
 from c5desk.gui.app import apply_theme
+from c5desk.gui.calipers import install_calipers
 from c5desk.gui.canvas import Canvas
+from c5desk.gui.case_browser import install_case_browser
+from c5desk.gui.cine_control import CineMixin
+from c5desk.gui.cine_strip import ClipScorer
 from c5desk.gui.descriptor_panel import DescriptorPanel
 from c5desk.gui.edit_tools import EditTools
 from c5desk.gui.label_panel import LabelPanel
@@ -31,8 +36,17 @@ from c5desk.gui.prefs import Prefs
 from c5desk.gui.received_list import ReceivedList
 from c5desk.gui.score_panel import ScorePanel
 from c5desk.gui.tools import ToolPanel
-from c5desk.gui.window_parts import CineBar, FrameList, add_recent_menu, restore_window, save_window
+from c5desk.gui.window_parts import (
+    CineBar,
+    FrameList,
+    add_recent_menu,
+    clip_actions,
+    restore_window,
+    save_window,
+    side_column,
+)
 from c5desk.model.catalog import Catalog
+from c5desk.reading.clip_scores import ClipScores
 from c5desk.reading.controller import CANCEL, DISCARD, SAVE, ReadingController
 from c5desk.reading.document import Document
 from c5desk.reading.session import Session
@@ -41,7 +55,7 @@ Q = QtWidgets.QMessageBox
 ANSWERS = {Q.StandardButton.Save: SAVE, Q.StandardButton.Discard: DISCARD}
 
 
-class MainWindow(QtWidgets.QMainWindow):
+class MainWindow(CineMixin, QtWidgets.QMainWindow):
     def __init__(
         self,
         session: Session | None = None,
@@ -67,6 +81,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.models.backend = backend
         self.node = NodeProcess(self)
         self.actions = build_actions(self)
+        self.actions.update(clip_actions(self))
+        self.scores = ClipScores()
+        self.scorer = ClipScorer(self.link, self.scores, self)
         add_recent_menu(self, self.menus["File"], self.actions["open_store"])
         self._build_layout()
         self.edits = EditTools(
@@ -74,7 +91,9 @@ class MainWindow(QtWidgets.QMainWindow):
         )
         self._connect()
         self._apply_prefs()
+        install_calipers(self)
         restore_window(self, self.prefs)
+        self.frames_dock.hide()  # a restored layout may show it: it appears with a folder of several files
         self.statusBar().showMessage("Open a frame, folder, DICOM or video (Ctrl+O, or drop it here)")
         self._first_load: list[Path | None] = [bundle] if load_model else []
         self._started = False
@@ -85,7 +104,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # ---- construction ----------------------------------------------------------------------------------
     def _build_layout(self) -> None:
-        self.cine = CineBar(self.actions["play"])
+        self.cine = CineBar(self.actions["play"], self.actions["score_all"], self.actions["most_suspicious"])
         self.slider = self.cine.slider
         central = QtWidgets.QWidget()
         layout = QtWidgets.QVBoxLayout(central)
@@ -96,20 +115,22 @@ class MainWindow(QtWidgets.QMainWindow):
         self.score_panel, self.label_panel = ScorePanel(), LabelPanel()
         self.descriptor_panel = DescriptorPanel()
         self.tool_panel = ToolPanel(self.actions)
-        side = QtWidgets.QWidget()
-        column = QtWidgets.QVBoxLayout(side)
-        for widget in (self.score_panel, self.descriptor_panel, self.label_panel, self.tool_panel):
-            column.addWidget(widget)
-        scroll = QtWidgets.QScrollArea()
-        scroll.setWidget(side)
-        scroll.setWidgetResizable(True)
-        self._dock("Reading", scroll, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
+        self.side, self.side_tabs = side_column(
+            self.score_panel, self.label_panel, self.tool_panel, self.descriptor_panel
+        )
+        self.side_scroll = QtWidgets.QScrollArea()
+        self.side_scroll.setWidget(self.side)
+        self.side_scroll.setWidgetResizable(True)
+        self.side_scroll.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._dock("Reading", self.side_scroll, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
         self.frame_list = FrameList()
         left = QtCore.Qt.DockWidgetArea.LeftDockWidgetArea
-        self._dock("Frames", self.frame_list, left).hide()
+        self.frames_dock = self._dock("Frames", self.frame_list, left)
+        self.frames_dock.hide()
         self.received_list = ReceivedList(lambda: self.reading.ensure_store(quiet=True), self.node)
         self.received_dock = self._dock("Received", self.received_list, left)
         self.received_dock.hide()
+        install_case_browser(self)  # before restore_window: a saved layout with the Cases dock comes back
         self.resize(1400, 900)
 
     def _dock(
@@ -122,6 +143,7 @@ class MainWindow(QtWidgets.QMainWindow):
         return dock
 
     def _connect(self) -> None:
+        self.link.connect_prompts(self)  # box / click / pick requests go to the model's worker
         self.link.status.connect(self._model_status)
         self.link.predicted.connect(self._predicted)
         self.link.rescored.connect(self._rescored)
@@ -138,7 +160,11 @@ class MainWindow(QtWidgets.QMainWindow):
         tp.gain.valueChanged.connect(self.edits.window_levels)
         tp.contrast.valueChanged.connect(self.edits.window_levels)
         self.slider.valueChanged.connect(self.reading.go_to)
+        self.cine.strip.seek.connect(self.reading.go_to)
         self.cine.timer.timeout.connect(self._cine_tick)
+        self.scorer.scored.connect(self._cine_scored)
+        self.scorer.progress.connect(self._clip_progress)
+        self.scorer.finished.connect(self._clip_scoring_ended)
         self.frame_list.currentRowChanged.connect(self.reading.open_file_at)
         self.received_list.open_requested.connect(self.open_store_frame)
         self._autosave_timer = QtCore.QTimer(self, interval=1000 * max(1, int(self.prefs["autosave_s"])))
@@ -184,6 +210,9 @@ class MainWindow(QtWidgets.QMainWindow):
         count, frame = self.session.frame_count, self.session.frame
         self.cine.show_position(frame.index if frame else 0, count)
         self.frame_list.show_files(self.session.files, self.session.file_pos)
+        if self.scorer.running and self.scorer.clip != self.clip:
+            self.scorer.cancel()  # "Score all frames" is for the clip on screen
+        self._show_strip()
 
     def refresh(self, mask_changed: bool = False) -> None:
         doc = self.document
@@ -243,37 +272,18 @@ class MainWindow(QtWidgets.QMainWindow):
     def autosave(self) -> bool:
         return self.reading.autosave()
 
-    # ---- cine ------------------------------------------------------------------------------------------
-    def toggle_play(self) -> None:
-        if self.cine.playing:
-            self._stop_cine()
-        elif self.session.frame_count <= 1:
-            self.show_status("Nothing to play: this file has a single frame")
-        elif self.reading.leave_current():
-            self.reading.playing = True
-            self.cine.play(self.session.frame.meta.get("frame_time_ms") if self.session.frame else None)
-
-    def _stop_cine(self) -> None:
-        was_playing = self.reading.playing
-        self.cine.stop()
-        self.reading.playing = False
-        if was_playing and self.document is not None:  # the frame stopped at gets the model
-            self.link.rescore(self.document)
-            self.link.predict(self.document)
-
-    def _cine_tick(self) -> None:
-        frame = self.session.frame
-        if frame is None or self.session.path is None:
-            self._stop_cine()
-            return
-        self.reading.go_to((frame.index + 1) % self.session.frame_count)
-
     # ---- the model's results ---------------------------------------------------------------------------
     def _model_status(self, text: str, kind: str, device: str) -> None:
         self.score_panel.set_model(text, kind, device)
         self.statusBar().showMessage(text.splitlines()[0])
 
     def _predicted(self, document: Document) -> None:
+        prediction, path = document.prediction, document.origin.path
+        if prediction is not None and path is not None:  # the strip collects every frame's own score
+            self.scores.record(
+                str(path), document.frame.index, prediction.p_malignant, prediction.model_version
+            )
+            self._show_strip()
         if document is self.document:
             self.canvas.show_prediction()
             self.canvas.refresh_mask()
@@ -287,6 +297,8 @@ class MainWindow(QtWidgets.QMainWindow):
     def _refresh_panels(self) -> None:
         doc = self.document
         self.score_panel.show_score(doc.score if doc is not None else None)
+        if doc is not None:
+            self._explain_missing_score(doc)
         self.descriptor_panel.show_document(doc)
         self._update_title()
 
@@ -299,8 +311,10 @@ class MainWindow(QtWidgets.QMainWindow):
         scale = (f"{doc.frame.mm_per_px[0]:.4f} mm/px" if doc.frame.mm_per_px else
                  "uncalibrated (measurements in px)")  # fmt: skip
         self.setWindowTitle(f"{'* ' if doc.dirty else ''}{where} — c5desk")
+        count = self.session.frame_count
+        where += f" of {count}" if self.session.path is not None and count > 1 else ""
         if not self.statusBar().currentMessage().startswith("Recovered"):
-            self.statusBar().showMessage(f"{where} of {self.session.frame_count} — {scale}")
+            self.statusBar().showMessage(f"{where} — {scale}")
 
     # ---- view, help ------------------------------------------------------------------------------------
     def set_theme(self) -> None:
@@ -341,6 +355,7 @@ class MainWindow(QtWidgets.QMainWindow):
             event.ignore()
             return
         self.cine.stop()
+        self.scorer.cancel()
         self.node.stop_and_wait()  # no node process outlives the window
         save_window(self, self.prefs, self.canvas, self.tool_panel)
         self.link.shutdown()

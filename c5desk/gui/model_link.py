@@ -1,5 +1,5 @@
 """The window's link to the model (a ModelPort of c5desk.reading.controller): loads it in the background,
-predicts opened frames, rescores edits.
+predicts opened frames, rescores edits, refines the mask with prompts (box, click, pick).
 
 All model work runs on the Worker's single thread; this object keeps the bookkeeping (which document
 asked, whether a rescore is already running) on the GUI thread and reports through signals. Which bundle
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from PySide6 import QtCore
 
+from c5desk.errors import C5Error
 from c5desk.gui.worker import Worker
 from c5desk.reading.document import Document, score_mask
 
@@ -37,6 +38,8 @@ class ModelLink(QtCore.QObject):
     predicted = QtCore.Signal(object)  # the Document that received the model's output
     rescored = QtCore.Signal(object)  # the Document whose score was updated
     failed = QtCore.Signal(str, str)  # title, one-line message
+    prompted = QtCore.Signal(object)  # the Document whose mask a prompt changed
+    note = QtCore.Signal(str)  # a one-line status, e.g. why a prompt did nothing
 
     def __init__(self, parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent)
@@ -47,6 +50,8 @@ class ModelLink(QtCore.QObject):
         self.closed = False
         self._waiting: Document | None = None  # the document to predict once the model is there
         self._rescoring: set[int] = set()
+        self._prompts: dict[int, list[tuple]] = {}  # per document: tool uses waiting for the running one
+        self._prompting: set[int] = set()
         self._predict_timer = QtCore.QTimer(self, singleShot=True, interval=PREDICT_DELAY_MS)
         self._predict_timer.timeout.connect(self._predict_waiting)
 
@@ -84,6 +89,42 @@ class ModelLink(QtCore.QObject):
         self.worker.submit(
             job, partial(self._rescored, document, version), partial(self._rescore_failed, document, version)
         )
+
+    def prompt(
+        self, document: Document, tool: str, point: tuple[int, int] | None = None, positive: bool = True,
+        box: tuple[int, int, int, int] | None = None,
+    ) -> None:  # fmt: skip
+        """Refine the document's mask with a tool's prompt on the worker. Clicks made while one runs wait
+        their turn: each next prompt is made from the mask the previous one left."""
+        if self.closed or document is None:
+            return
+        if self.predictor is None or document.prediction is None:
+            self.note.emit("Prompts need the model's result for this frame: wait for it, or load a model")
+            return
+        self._prompts.setdefault(id(document), []).append((tool, point, positive, box))
+        if id(document) not in self._prompting:
+            self._next_prompt(document)
+
+    def connect_prompts(self, window) -> None:
+        """Wire a MainWindow's prompt tools to this link (see wire_prompts)."""
+        wire_prompts(window)
+
+    def _next_prompt(self, document: Document) -> None:
+        waiting = self._prompts.get(id(document))
+        if not waiting or self.closed:
+            self._prompts.pop(id(document), None)
+            return
+        tool, point, positive, box = waiting.pop(0)
+        try:
+            prompt = document.prompt_for(tool, point, positive, box)
+        except C5Error as exc:
+            self.note.emit(str(exc))
+            self._next_prompt(document)
+            return
+        self._prompting.add(id(document))
+        job = partial(self.predictor.refine, document.frame, prompt, document.prediction)
+        done = partial(self._prompt_done, document, tool, prompt, document.editor.version)
+        self.worker.submit(job, done, partial(self._prompt_failed, document))
 
     def shutdown(self) -> None:
         """The window is closing: start nothing more, drop what is queued, wait (bounded) for the running job,
@@ -130,6 +171,22 @@ class ModelLink(QtCore.QObject):
         self.failed.emit("Rescoring failed", message)
         self.rescore(document)  # only when edits were made meanwhile
 
+    def _prompt_done(
+        self, document: Document, tool: str, prompt: object, version: int, result: object
+    ) -> None:
+        self._prompting.discard(id(document))
+        if document.apply_prompt(tool, prompt, result, version):  # dropped when edited by hand meanwhile
+            self.prompted.emit(document)
+        else:
+            self.note.emit(f"{tool.capitalize()}: the outline is unchanged")
+        self._next_prompt(document)
+
+    def _prompt_failed(self, document: Document, message: str) -> None:
+        self._prompting.discard(id(document))
+        self._prompts.pop(id(document), None)
+        log.warning("prompt failed: %s", message)
+        self.failed.emit("Prompt failed", message)
+
     def _loaded(self, result: tuple) -> None:
         self.predictor, self.bundle = result  # the folder actually loaded (the catalogue's choice resolved)
         self.loading = False
@@ -155,3 +212,18 @@ class ModelLink(QtCore.QObject):
         if not no_model:
             self.failed.emit("Cannot load the model", message)
         self._waiting = None
+
+
+def wire_prompts(window) -> None:
+    """Connect a MainWindow's canvas prompt tools to its model link and reading controller (once)."""
+    if getattr(window, "_prompts_wired", False):
+        return
+    window._prompts_wired = True
+    canvas, link, reading = window.canvas, window.link, window.reading
+    canvas.prompted.connect(
+        lambda tool, point, positive, box: link.prompt(canvas.document, tool, point, positive, box)
+    )
+    link.prompted.connect(
+        lambda document: reading.edited(redraw=True) if document is reading.document else None
+    )
+    link.note.connect(window.show_status)

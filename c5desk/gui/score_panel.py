@@ -1,13 +1,19 @@
 """The score panel: P(malignant) as a bar with its uncertainty, measurements, the model and the device.
 
 The model line is always visible, and says plainly when there is no trained model (the app never scores
-with untrained weights) or when a test model with random weights is loaded.
+with untrained weights) or when a test model with random weights is loaded. The calibration badge warns of
+an uncalibrated frame (px) and names a scale the user set from the depth ruler ("user calibration"); the
+scanner's own calibration needs no badge.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from c5desk.io.frame import Frame
+from c5desk.reading.calibration import is_user_calibrated
 from c5desk.reading.document import Score
 
 BADGE = "QLabel {{ background: {bg}; color: {fg}; border-radius: 3px; padding: 1px 6px; font-weight: bold; }}"
@@ -76,6 +82,9 @@ class ScorePanel(QtWidgets.QGroupBox):
             layout.addWidget(widget)
         layout.addStretch(1)
         self.calibration_badge.hide()
+        # The frame shown, asked when a score is shown (set by calipers.install_calipers): the score alone
+        # cannot tell a user calibration from the scanner's.
+        self.frame_source: Callable[[], Frame | None] | None = None
 
     def set_model(self, text: str, kind: str = "ok", device: str | None = None) -> None:
         """kind: ok | loading | none (no trained model) | test (random weights) | error."""
@@ -96,8 +105,21 @@ class ScorePanel(QtWidgets.QGroupBox):
         self.bar.set_value(score.p_malignant, score.spread, score.pending)
         self.verdict.setText(_verdict(score))
         self.uncertainty.setText(_uncertainty(score))
-        self.calibration_badge.setVisible(not score.calibrated)
+        self._show_calibration(score)
         self.measurements.setText(_measurements(score))
+
+    def _show_calibration(self, score: Score) -> None:
+        frame = self.frame_source() if self.frame_source is not None else None
+        badge = self.calibration_badge
+        if frame is not None and score.calibrated and is_user_calibrated(frame):
+            badge.setText(f"user calibration — {frame.mm_per_px[0]:.4g} mm/px")  # type: ignore[index]
+            badge.setStyleSheet(INFO)
+            badge.setToolTip("Scale set by hand from the depth ruler (Measure → Set scale from ruler…)")
+        else:
+            badge.setText("UNCALIBRATED — px")
+            badge.setStyleSheet(WARN)
+            badge.setToolTip("The frame carries no mm/pixel calibration: lengths are in pixels")
+        badge.setVisible(not score.calibrated or badge.text().startswith("user"))
 
 
 def _verdict(score: Score) -> str:

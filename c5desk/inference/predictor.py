@@ -12,14 +12,19 @@ Every answer is checked before it is handed out: a model whose outputs are NaN o
 a graph gone wrong) is a ModelError, never a "benign" with P(malignant) = nan. The check is here, after the
 engine, so it covers PyTorch and ONNX Runtime alike.
 
-Not thread-safe: it keeps the last frame's encoder features so that re-scoring edits of that frame only
-runs the small head. Use one Predictor per thread (the app runs all model work on one worker thread).
+Prompts (c5desk.inference.prompt): predict(frame, prompt=...) runs the model and refines its mask with the
+prompt; refine(frame, prompt) does the same from the frame's cached probability map and encoder features, so
+a click costs the refinement, the small head and the measurements, never the network's encoder.
+
+Not thread-safe: it keeps the last frame's encoder features and probability map so that re-scoring edits
+and prompts of that frame only run the small head. Use one Predictor per thread (the app runs all model
+work on one worker thread).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -35,6 +40,7 @@ from c5desk.inference.contract import (
 )
 from c5desk.inference.engine import Engine
 from c5desk.inference.preprocess import Geometry, InputSpec, mask_to_model, to_frame
+from c5desk.inference.prompt import Prompt, refine_mask
 from c5desk.io.frame import Frame
 from c5desk.lesion.descriptors import describe_lesion
 from c5desk.lesion.measure import Measurements, lesion_contours, measure_mask
@@ -61,6 +67,7 @@ class Predictor:
         self.tta, self.threshold = tta, threshold
         self.note = note  # e.g. the visible GPU → CPU fallback, shown beside the model
         self._encoded: _Encoded | None = None
+        self._predicted: tuple[tuple[str, int], Prediction] | None = None  # the last frame's own result
 
     @property
     def version(self) -> str:
@@ -80,8 +87,24 @@ class Predictor:
         tensor, geometry = self.input.model_input(frame.grey, frame.region)
         return Prepared(frame, tensor, geometry)
 
-    def predict(self, frame: Frame) -> Prediction:
-        return self.predict_prepared([self.prepare(frame)])[0]
+    def predict(self, frame: Frame, prompt: Prompt | None = None) -> Prediction:
+        """The model's result for a frame; with a prompt, its mask refined by the prompt (and re-scored)."""
+        prompt = self._checked_prompt(frame, prompt)
+        prediction = self.predict_prepared([self.prepare(frame)])[0]
+        self._predicted = ((frame.source_id, frame.index), prediction)
+        return prediction if prompt is None else self._prompted(frame, prediction, prompt)
+
+    def refine(self, frame: Frame, prompt: Prompt, base: Prediction | None = None) -> Prediction:
+        """predict(frame, prompt) reusing the frame's probability map (`base`, this model's result for the
+        frame, else the cached one) and encoder features: the full network runs only without either."""
+        prompt = self._checked_prompt(frame, prompt)
+        cached = self._predicted
+        if base is None and cached is not None and cached[0] == (frame.source_id, frame.index):
+            base = cached[1]
+        usable = base is not None and base.model_version == self.version and base.prob.shape == frame.shape
+        if not usable:
+            return self.predict(frame, prompt)
+        return self._prompted(frame, base, prompt)  # type: ignore[arg-type]
 
     def predict_batch(self, frames: list[Frame]) -> list[Prediction]:
         return self.predict_prepared([self.prepare(f) for f in frames])
@@ -111,13 +134,53 @@ class Predictor:
         """
         if np.shape(mask) != frame.grey.shape:
             raise ModelError(f"mask shape {np.shape(mask)} does not match the frame {frame.grey.shape}")
+        p, _spread = self._mask_score(frame, mask)
+        return p, float(binary_entropy(p)), measure_mask(mask, frame.mm_per_px)
+
+    def _mask_score(self, frame: Frame, mask: np.ndarray) -> tuple[float, float]:
+        """P(malignant) of the mask-conditioned head on the cached features, and its flip-TTA spread."""
         encoded = self._encode(frame)
         mask_small = self._views(mask_to_model(np.asarray(mask), encoded.geometry)[None, None])
         probs = self._guarded("rescoring failed", self.engine.classify, encoded.features, mask_small)
-        p = float(probs[:, MALIGNANT].mean())
+        views = probs[:, MALIGNANT]
+        p = float(views.mean())
         if not math.isfinite(p):
             raise ModelError(f"model produced no finite result for the edited mask of {_name(frame)}")
-        return p, float(binary_entropy(p)), measure_mask(mask, frame.mm_per_px)
+        return p, float(abs(views[0] - views[-1]))
+
+    # ---- prompts ---------------------------------------------------------------------------------------
+    def _checked_prompt(self, frame: Frame, prompt: Prompt | None) -> Prompt | None:
+        if prompt is None:
+            return None
+        if not isinstance(prompt, Prompt):
+            raise ModelError(f"a prompt is a c5desk.inference.prompt.Prompt, not {type(prompt).__name__}")
+        if self.spec.prompt_support and not hasattr(self.engine, "forward_prompted"):
+            # The seam for promptable bundles (model v2): their graphs take the prompt as inputs, through
+            # an engine's forward_prompted. No engine has prompt inputs yet, so such a bundle is refused
+            # rather than silently refined as if the network had never seen the prompt.
+            raise ModelError(
+                f"model {self.version} declares prompt support, but the {self.backend} engine has no prompt"
+                " inputs: update c5desk to use this bundle"
+            )
+        return prompt.checked(frame.shape)
+
+    def _prompted(self, frame: Frame, base: Prediction, prompt: Prompt) -> Prediction:
+        """The model's result with the prompt's mask: outlined, measured, described and re-scored."""
+        mask = refine_mask(base.prob, frame.grey, prompt, self.threshold)
+        p, spread = self._mask_score(frame, mask)
+        names = self.spec.class_names
+        return replace(
+            base,
+            mask=mask,
+            contours=lesion_contours(mask),
+            p_malignant=p,
+            uncertainty=float(binary_entropy(p)),
+            score_spread=spread,
+            label=names[MALIGNANT] if p >= 0.5 else names[0],
+            measurements=measure_mask(mask, frame.mm_per_px),
+            descriptors=describe_lesion(frame.grey, mask, frame.mm_per_px) if mask.any() else {},
+            extras={**base.extras, "prompt": prompt.to_json()},
+        )
 
     def _encode(self, frame: Frame) -> _Encoded:
         key = (frame.source_id, frame.index)
@@ -136,7 +199,7 @@ class Predictor:
         try:
             return call(*args)
         except (RuntimeError, MemoryError) as exc:
-            self._encoded = None
+            self._encoded = self._predicted = None
             self.engine.release()
             raise ModelError(f"{what}: {exc}".splitlines()[0]) from exc
 
@@ -162,6 +225,7 @@ class Predictor:
             backend=self.backend,
             source_id=frame.source_id,
             frame_index=frame.index,
+            extras={"threshold": self.threshold},  # the slider's starting point for this frame
         )
 
 

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
 SPEC_FILE = "model.json"
+OPTIONAL_KEYS = ("prompt_support",)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,9 @@ class BundleSpec:
     metrics: dict[str, Any]
     weights_sha256: str
     notes: str
+    # The network takes a prompt (box, clicks, previous mask) as inputs (c5desk.inference.prompt). Optional
+    # in model.json and written only when true, so bundles made before it load and hash as they did.
+    prompt_support: bool = False
 
     @classmethod
     def from_dict(cls, data: Any, source: str = SPEC_FILE) -> BundleSpec:
@@ -69,10 +73,12 @@ class BundleSpec:
             raise BundleError(f"{source}: expected a JSON object, got {type(data).__name__}")
         names = [f.name for f in fields(cls)]
         unknown = sorted(set(data) - set(names))
-        missing = [n for n in names if n not in data]
+        missing = [n for n in names if n not in data and n not in OPTIONAL_KEYS]
         if unknown or missing:
             raise BundleError(f"{source}: unknown keys {unknown}, missing keys {missing}")
         check_spec_fields(data, source, FORMAT_VERSION)
+        if not isinstance(data.get("prompt_support", False), bool):
+            raise BundleError(f"{source}: prompt_support must be true or false")
         values = dict(data)
         for key in ("mean", "std", "class_names"):
             values[key] = tuple(values[key])
@@ -82,6 +88,8 @@ class BundleSpec:
         data = asdict(self)
         for key in ("mean", "std", "class_names"):
             data[key] = list(data[key])
+        if not data["prompt_support"]:
+            del data["prompt_support"]
         return data
 
 

@@ -121,11 +121,18 @@ class ReadingController:
         return self._navigate(lambda: self.session.step(delta), fit=False)
 
     def next_most_useful(self) -> bool:
+        """The open clip's and folder's next unannotated frame, then the store's most useful suggestion."""
         if self.ensure_store() is None:
             return False
-        moved = self._navigate(lambda: self.session.next_most_useful(self.model.version))
-        if not moved and self.session.store is not None:
-            self.view.show_status("Every frame in the dataset is annotated")
+        scope, found = self.session.search_scope(), []
+
+        def move() -> Frame | None:
+            found.append(self.session.next_most_useful(self.model.version))
+            return found[-1]
+
+        moved = self._navigate(move)
+        if found == [None]:  # searched, nothing left (not: the move was cancelled or failed)
+            self.view.show_status(nothing_left_message(scope))
         return moved
 
     def recover_autosave(self) -> bool:
@@ -164,7 +171,8 @@ class ReadingController:
         count = self.session.frame_count
         log.info("showing frame %d of %d (source %s)", doc.frame.index + 1, count, doc.frame.source_id)
         if doc.recovered_from:
-            self.view.show_status(f"Recovered unsaved edits autosaved at {doc.recovered_from} (UTC)")
+            when, where = doc.recovered_from, doc.origin.describe()
+            self.view.show_status(f"Recovered unsaved edits of {where}, autosaved at {when} (UTC)")
         if not self.playing:
             self.model.rescore(doc)  # measurements of a saved or recovered mask
             self.model.predict(doc)
@@ -243,9 +251,12 @@ class ReadingController:
         if doc is None or doc.prediction is None:
             self.view.show_status("No model result to accept yet")
             return False
-        doc.accept_ai()
+        note = doc.accept_ai()  # the mask; the label only when the clinician has not set one
         self.edited(redraw=True)
-        return self.save()
+        saved = self.save()
+        if note:  # after "Saved …": the clinician must see that the model disagrees with the kept label
+            self.view.show_status(f"{note} (saved)" if saved else note)
+        return saved
 
     def _error(self, title: str, message: str) -> None:
         log.warning("%s: %s", title, message)
@@ -262,3 +273,11 @@ class ReadingController:
                 self.view.show_status("Autosaved", 1500)
                 return True
         return False
+
+
+def nothing_left_message(scope: str | None) -> str:
+    """What "next most useful" says when it found nothing: it names what was searched."""
+    if scope is None:
+        return "The dataset has no more suggestions: every frame in it is annotated"
+    every = "This file is annotated" if scope == "this file" else f"Every frame of {scope} is annotated"
+    return f"{every}; the dataset has no more suggestions"

@@ -12,6 +12,15 @@ BI-RADS descriptors: the current mask's are suggested (c5desk.lesion.descriptors
 measurements); a term the clinician sets or confirms (set_descriptor, confirm_descriptors) wins over the
 suggestion and is saved with provenance "clinician", the rest with provenance "model".
 
+Nothing the clinician did is replaced silently: accept_ai takes the model's mask but its label only when none
+is set, and a probability threshold is a preview (threshold_preview changes nothing) until apply_threshold
+makes it one undo step (threshold_replaces_edits tells the window when to ask first).
+
+Prompts (box, click, pick; c5desk.inference.prompt) change the mask as one undo step each, like a brush
+stroke: prompt_for builds the next prompt, the Predictor refines (off the GUI thread), apply_prompt installs
+its mask with the score it came with. `provenance` says how the outline on screen was made (automatic,
+prompted with its prompts, or hand-drawn; c5desk.reading.prompting) and is saved with it.
+
 The score and the measurements always belong to a mask version: after an edit they are `pending` until
 recomputed (the window does that on a worker thread via rescore_request / apply_rescore, since measuring a
 long outline can take tens of milliseconds; stale answers are dropped by version). When the mask equals the
@@ -31,9 +40,13 @@ from c5desk.lesion import lexicon
 from c5desk.lesion.descriptors import describe_lesion
 from c5desk.lesion.measure import Measurements, measure_mask
 from c5desk.reading.edit import MaskEditor
+from c5desk.reading.prompting import PROMPT_TOOLS, OutlineHistory
+
+DEFAULT_THRESHOLD = 0.5  # the Predictor's mask threshold unless its prediction records another
 
 if TYPE_CHECKING:  # the readers (pydicom...) and torch load later, off the window's start-up path
     from c5desk.inference import Prediction, Predictor
+    from c5desk.inference.prompt import Prompt
     from c5desk.io.frame import Frame
     from c5desk.store import Store
     from c5desk.store.records import Annotation
@@ -46,10 +59,13 @@ class Origin:
     path: Path | None = None
     frame_index: int = 0
     store_frame_id: int | None = None
+    case: str | None = None  # the store's name of the frame's case ("case-0003"), for a store frame
 
     def describe(self) -> str:
         if self.path is not None:
             return f"{self.path.name} frame {self.frame_index + 1}"
+        if self.case is not None:  # the store's own names: "case-0003, frame 6", as in its exports
+            return f"{self.case}, frame {self.store_frame_id}"
         return f"dataset frame {self.store_frame_id}"
 
 
@@ -130,11 +146,13 @@ class Document:
         self.recovered_from: str | None = None  # when the autosave of an earlier session was restored
         self._follows_model = mask is None  # the model's mask may replace an untouched empty start
         self._prediction_stored = False
+        self._applied_threshold: float | None = None  # the last threshold applied to this prediction
         self._saved = self._snapshot()
         self._scored = _Scored(mask_version=-1)
         # an empty mask has nothing to measure; any other starts pending
         self._measured = _Measured(mask_version=-1 if self.editor.mask.any() else 0)
         self._autosaved: tuple[object, ...] | None = None
+        self.outline = OutlineHistory()  # which mask states prompts made: the provenance of the outline
 
     # ---- construction from the store -------------------------------------------------------------------
     @classmethod
@@ -152,6 +170,7 @@ class Document:
         else:
             doc = cls(frame, origin, store.mask(frame_id), saved.label, saved.category, saved.note)
             doc.descriptor_choices = _clinician_terms(saved.descriptors)
+            doc.outline.base = dict(saved.provenance)
             doc._saved = doc._snapshot()
         doc.frame_id = frame_id
         entry = store.journal_entry(frame_id)
@@ -159,6 +178,7 @@ class Document:
             doc.editor.apply(entry.mask, "recover autosave")
             doc.label, doc.category, doc.note = entry.label, entry.category, entry.note
             doc.descriptor_choices = _clinician_terms(entry.descriptors)
+            doc.outline.base = dict(entry.provenance)
             doc._follows_model = False
             doc.recovered_from = entry.saved_utc
         return doc
@@ -254,6 +274,7 @@ class Document:
                 f"the model's mask {prediction.mask.shape} does not fit the frame {self.frame.shape}"
             )
         self.prediction, self._prediction_stored = prediction, False
+        self._applied_threshold = None
         untouched = not (self.editor.can_undo or self.editor.in_stroke or self.editor.mask.any())
         if self._follows_model and untouched:
             self.editor.reset(prediction.mask)
@@ -261,18 +282,89 @@ class Document:
         self._scored = _Scored(mask_version=-1)  # a score from before this model's output is stale
         return self._pending(*self._current())
 
-    def accept_ai(self) -> None:
-        """Take the model's mask and label as the annotation (one undo step)."""
+    def accept_ai(self) -> str | None:
+        """Take the model's mask (one undo step) and its label only when none is set: a clinician's label
+        is never overwritten. Returns a note when the kept label differs from the model's verdict."""
         if self.prediction is None:
             raise DocumentError("there is no model result to accept for this frame")
         self.editor.apply(self.prediction.mask, "accept AI result")
-        self.label = "malignant" if self.prediction.p_malignant >= 0.5 else "benign"
+        verdict = "malignant" if self.prediction.p_malignant >= 0.5 else "benign"
+        if self.label is None:
+            self.label = verdict
+            return None
+        if self.label != verdict:
+            return f"Kept your label {self.label}; the model says {verdict}"
+        return None
 
-    def threshold(self, level: float) -> bool:
-        """Mask = probability map >= level (a slider drag is one undo step)."""
+    # ---- the probability threshold: previewed, then applied -------------------------------------------
+    @property
+    def model_threshold(self) -> float:
+        """The threshold the model's own mask was made with (the slider's starting point for a frame)."""
+        extras = self.prediction.extras if self.prediction is not None else {}
+        return float(extras.get("threshold", DEFAULT_THRESHOLD))  # type: ignore[arg-type]
+
+    def threshold_preview(self, level: float) -> np.ndarray:
+        """prob >= level, for showing only: the mask and its undo history stay as they are."""
         if self.prediction is None:
             raise DocumentError("no probability map yet: the model has not scored this frame")
-        return self.editor.threshold(self.prediction.prob, level, merge=True)
+        return self.prediction.prob >= float(level)
+
+    def threshold_replaces_edits(self) -> bool:
+        """Whether applying a threshold would replace hand work: the mask is neither the model's own
+        nor the result of the last applied threshold."""
+        if self.prediction is None or self._is_model_mask():
+            return False
+        level = self._applied_threshold
+        return level is None or not np.array_equal(self.editor.mask, self.prediction.prob >= level)
+
+    def apply_threshold(self, level: float) -> bool:
+        """Mask = prob >= level, as one undo step; False when that changes nothing."""
+        preview = self.threshold_preview(level)
+        self._applied_threshold = float(level)
+        return self.editor.apply(preview, "threshold")
+
+    # ---- prompts: box, click, pick -------------------------------------------------------------------
+    @property
+    def provenance(self) -> dict[str, object]:
+        """How the mask on screen was made: automatic, prompted (with its prompts) or hand-drawn."""
+        model_mask = self.prediction.mask if self.prediction is not None else None
+        names = self.editor.undo_names
+        return self.outline.provenance(self.editor.mask, names, model_mask, self._applied_threshold)
+
+    def prompt_for(
+        self, tool: str, point: tuple[int, int] | None = None, positive: bool = True, box: tuple | None = None
+    ) -> Prompt:
+        """The prompt a tool use makes: a box alone; a pick = the region at one point, from nothing; a click
+        = the current prompt's box and clicks plus this one, refining the mask on screen."""
+        from c5desk.inference.prompt import Prompt
+
+        if tool == "box":
+            return Prompt(box=box).checked(self.frame.shape)
+        if point is None or tool not in PROMPT_TOOLS:
+            raise DocumentError(f"a {tool!r} prompt needs a point on the frame")
+        if tool == "pick":
+            return Prompt(positive=(point,)).checked(self.frame.shape)
+        mask, names = self.editor.mask, self.editor.undo_names
+        return self.outline.next_click(mask, names, *point, positive).checked(self.frame.shape)
+
+    def apply_prompt(self, tool: str, prompt: Prompt, result: Prediction, version: int | None = None) -> bool:
+        """Make the prompted result's mask the mask (one undo step named after the tool), scored as it came;
+        False when nothing changed or (with `version`) the mask was edited since the prompt was made."""
+        if version is not None and version != self.editor.version:
+            return False
+        before, names = self.editor.mask.copy(), self.editor.undo_names
+        if not self.editor.apply(result.mask, tool):
+            return False
+        self.outline.record(before, names, tool, prompt, self.editor.mask)
+        measured = (result.measurements, dict(result.descriptors))
+        p = result.p_malignant if self.prediction is not None else None
+        self.apply_rescore(self.editor.version, p, result.uncertainty if p is not None else None, *measured)
+        return True
+
+    def prompt(self, predictor: Predictor, tool: str, prompt: Prompt) -> bool:
+        """Refine with `prompt` now, on this thread (headless use; the window does it on its worker)."""
+        result = predictor.refine(self.frame, prompt, base=self.prediction)
+        return self.apply_prompt(tool, prompt, result)
 
     # ---- rescoring the edited mask ---------------------------------------------------------------------
     def rescore_request(self) -> tuple[int, Frame, np.ndarray] | None:
@@ -332,9 +424,11 @@ class Document:
             self.note,
             model_version=pred.model_version if pred is not None else None,
             descriptors=self.descriptors,
+            provenance=self.provenance,
         )
         self.label, self.category, self.note = saved.label, saved.category, saved.note  # as normalised
         self.descriptor_choices = _clinician_terms(saved.descriptors)
+        self.outline.base = dict(saved.provenance)
         self._saved = self._snapshot()
         self._autosaved = None
         return saved
@@ -348,8 +442,9 @@ class Document:
             return False
         frame_id = self.ensure_in_store(store)
         store.journal_write(
-            frame_id, self.editor.mask, self.label or "unsure", self.category, self.note, self.descriptors
-        )
+            frame_id, self.editor.mask, self.label or "unsure", self.category, self.note, self.descriptors,
+            self.provenance,
+        )  # fmt: skip
         self._autosaved = state
         return True
 

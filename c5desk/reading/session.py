@@ -2,7 +2,8 @@
 
 A session shows frames from one of two places: files (one file, or a folder walked in natural order) or
 the dataset store (frames proposed by active learning). Each frame shown gets a Document, started from the
-store's saved annotation or autosave when the frame is already there.
+store's saved annotation or autosave when the frame is already there. "Next most useful" first finishes
+what is open (the clip's and the folder's unannotated frames), then follows the store's suggestions.
 
 Navigation never asks about unsaved edits itself: the ReadingController (c5desk.reading.controller) checks
 and asks the user first, so a script using a Session alone can still move on deliberately.
@@ -10,10 +11,11 @@ and asks the user first, so a script using a Session alone can still move on del
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from c5desk.errors import ReadError
+from c5desk.errors import C5Error, ReadError
 from c5desk.reading.document import Document, Origin
 
 if TYPE_CHECKING:  # imported when first used: the window appears before pydicom and SQLite load
@@ -46,6 +48,9 @@ class Session:
         return self.document is not None and self.document.dirty
 
     def _show(self, frame: Frame, origin: Origin) -> Frame:
+        from c5desk.reading.calibration import with_user_calibration  # the scale a user set, if any
+
+        frame = with_user_calibration(frame, self.store)
         self._frame = frame
         self.document = Document.for_frame(frame, origin, self.store)
         return frame
@@ -123,18 +128,50 @@ class Session:
         if self.store is None:
             raise ReadError("no dataset is open")
         frame = self.store.frame(frame_id)
+        case = self.store.frame_record(frame_id).case
         self.close()
-        return self._show(frame, Origin(store_frame_id=int(frame_id)))
+        return self._show(frame, Origin(store_frame_id=int(frame_id), case=case))
 
     def next_most_useful(self, model_version: str | None = None) -> Frame | None:
-        """The unannotated store frame the model in use (`model_version`) is least sure about; None when
-        every frame is annotated."""
+        """The next frame worth annotating: the open clip's next unannotated frame, then the open folder's
+        next file with one, then the unannotated store frame the model in use (`model_version`) is least
+        sure about. None when there is none (`search_scope` names what was searched)."""
         if self.store is None:
             raise ReadError("no dataset is open")
+        annotated = annotated_sources(self.store)
+        frame = self._next_in_clip(annotated) or self._next_in_folder(annotated)
+        if frame is not None:
+            return frame
         current = self.document.frame_id if self.document is not None else None
         for suggestion in self.store.next_most_useful(limit=2, model_version=model_version):
             if suggestion.frame_id != current:
                 return self.open_store_frame(suggestion.frame_id)
+        return None
+
+    def search_scope(self) -> str | None:
+        """What next_most_useful searches before the store: "this folder and clip", "this clip"... or None."""
+        if self._source is None:
+            return None  # a store frame: only the store's suggestions
+        searched = (("folder", len(self.files) > 1), ("clip", self.frame_count > 1))
+        parts = [name for name, more in searched if more]
+        return "this " + " and ".join(parts) if parts else "this file"
+
+    def _next_in_clip(self, annotated: set[str]) -> Frame | None:
+        """The open clip's next frame with no saved annotation (after the shown one, then from the start)."""
+        if self._source is None or self._frame is None:
+            return None
+        count, shown = self.frame_count, self._frame.index
+        index = _unannotated(self._source, [*range(shown + 1, count), *range(shown)], annotated)
+        return self.go_to(index) if index is not None else None
+
+    def _next_in_folder(self, annotated: set[str]) -> Frame | None:
+        """The folder's next file (after the open one, then from the first) with an unannotated frame."""
+        count = len(self.files)
+        for position in [*range(self.file_pos + 1, count), *range(max(self.file_pos, 0))]:
+            index = _first_unannotated(self.files[position], annotated)
+            if index is not None:
+                frame = self.open_file_at(position)
+                return self.go_to(index) if index else frame
         return None
 
     # ---- stepping --------------------------------------------------------------------------------------
@@ -167,3 +204,33 @@ class Session:
         if self.store is not None:
             self.store.close()
             self.store = None
+
+
+def annotated_sources(store: Store) -> set[str]:
+    """The source ids of the store's frames that have a saved annotation."""
+    annotated = {annotation.frame_id for annotation in store.annotations()}
+    return {record.source_id for record in store.frames() if record.id in annotated}
+
+
+def _first_unannotated(path: Path, annotated: set[str]) -> int | None:
+    """The index of the file's first frame without a saved annotation; None when all have one (or the file
+    cannot be read: it is skipped, as the folder's walk skips it)."""
+    from c5desk.io import open_source
+
+    try:
+        with open_source(path) as source:
+            return _unannotated(source, range(len(source)), annotated)
+    except (C5Error, OSError):
+        return None
+
+
+def _unannotated(source: Source, indices: Iterable[int], annotated: set[str]) -> int | None:
+    """The first of `indices` whose frame has no saved annotation (a frame that cannot be decoded is
+    skipped). Frames are decoded one at a time and the search stops at the first hit: usually the next."""
+    for index in indices:
+        try:
+            if source.frame(index).source_id not in annotated:
+                return index
+        except C5Error:
+            continue
+    return None

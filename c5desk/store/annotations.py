@@ -29,6 +29,7 @@ from c5desk.store.records import (
     check_label,
     check_mask,
     check_note,
+    check_provenance,
 )
 from c5desk.store.versions import audit, check_version_id, os_user, register, to_json, utc_now
 
@@ -36,8 +37,8 @@ _LATEST_SQL = "SELECT * FROM annotations WHERE frame_id = ? ORDER BY revision DE
 _REVISION_SQL = "SELECT * FROM annotations WHERE frame_id = ? AND revision = ?"
 _INSERT_SQL = (
     "INSERT INTO annotations (frame_id, revision, label, category, note, mask_file, measurements,"
-    " model_version, seg_change, label_flip, user, created_utc, descriptors)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " model_version, seg_change, label_flip, user, created_utc, descriptors, provenance)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -63,6 +64,7 @@ class Annotations:
         model_version: str | None = None,
         *,
         descriptors: Mapping[str, Any] | None = None,
+        provenance: Mapping[str, Any] | None = None,
         action: str = "save_annotation",
     ) -> Annotation:
         """Save the clinician-final mask and label of a frame as its next revision; clears its autosave.
@@ -71,7 +73,7 @@ class Annotations:
         correction is measured against for active learning). Saving what is already the latest revision
         changes nothing and returns it. A "normal" frame has no lesion: its mask must be empty.
         descriptors: the lesion's BI-RADS terms with provenance (records.check_descriptors); none without
-        a lesion.
+        a lesion. provenance: how the outline was made (records.check_provenance).
         """
         record = self._frames.record(frame_id)
         label, category, note = check_label(label), check_category(category), check_note(note)
@@ -87,6 +89,7 @@ class Annotations:
             measurements=measured.to_dict() if measured is not None else None,
             correction=self._predictions.correction(record.id, version, binary, label),
             descriptors=described,
+            provenance=check_provenance(provenance),
         )
         with self._db.write() as conn:
             saved = _insert_if_changed(conn, record.id, new, action)
@@ -131,10 +134,12 @@ class _Revision:
     measurements: dict[str, Any] | None
     correction: tuple[float | None, bool | None]  # seg_change, label_flip
     descriptors: dict[str, dict[str, str]]
+    provenance: dict[str, Any]
 
     def same_as(self, saved: Annotation) -> bool:
-        return (self.mask_file, *self.content, self.descriptors) == (
+        return (self.mask_file, *self.content, self.descriptors, self.provenance) == (
             saved.mask_file, saved.label, saved.category, saved.note, saved.model_version, saved.descriptors,
+            saved.provenance,
         )  # fmt: skip
 
 
@@ -157,7 +162,7 @@ def _insert_if_changed(conn: sqlite3.Connection, frame_id: int, new: _Revision, 
         (
             frame_id, (before.revision if before else 0) + 1, label, category, note, new.mask_file,
             to_json(new.measurements), version, seg_change, None if flip is None else int(flip),
-            os_user(), utc_now(), to_json(new.descriptors or None),
+            os_user(), utc_now(), to_json(new.descriptors or None), to_json(new.provenance or None),
         ),
     )  # fmt: skip
     saved = _latest(conn, frame_id)

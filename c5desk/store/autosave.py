@@ -27,6 +27,7 @@ from c5desk.store.records import (
     check_label,
     check_mask,
     check_note,
+    check_provenance,
 )
 from c5desk.store.versions import utc_now
 
@@ -50,6 +51,7 @@ class Autosave:
         category: str | None = None,
         note: str = "",
         descriptors: Mapping[str, Any] | None = None,
+        provenance: Mapping[str, Any] | None = None,
     ) -> None:
         """Autosave unsaved edits of a frame (atomically replaces its previous autosave)."""
         record = self._frames.record(frame_id)
@@ -63,6 +65,7 @@ class Autosave:
             base_revision=latest.revision if latest else 0,
             saved_utc=utc_now(),
             descriptors=check_descriptors(descriptors),
+            provenance=check_provenance(provenance),
         )
         self._journal.write(entry)
 
@@ -89,8 +92,8 @@ class Autosave:
         return entry
 
     def _same_as_saved(self, entry: JournalEntry, saved: Annotation) -> bool:
-        if (entry.label, entry.category, entry.note, entry.descriptors) != (
-            saved.label, saved.category, saved.note, saved.descriptors,
+        if (entry.label, entry.category, entry.note, entry.descriptors, entry.provenance) != (
+            saved.label, saved.category, saved.note, saved.descriptors, saved.provenance,
         ):  # fmt: skip
             return False
         return bool(np.array_equal(entry.mask, self._annotations.mask_of(saved)))
@@ -108,6 +111,7 @@ class Autosave:
             entry.note,
             model_version,
             descriptors=entry.descriptors,
+            provenance=entry.provenance,
             action="journal_recover",
         )
 

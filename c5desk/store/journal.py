@@ -42,6 +42,7 @@ class Journal:
             "base_revision": entry.base_revision,
             "saved_utc": entry.saved_utc,
             "descriptors": entry.descriptors,
+            "provenance": entry.provenance,
         }
         buffer = io.BytesIO()
         np.savez_compressed(
@@ -64,6 +65,8 @@ class Journal:
                 meta = json.loads(bytes(data["meta"]).decode("utf-8"))
             if not isinstance(meta.get("descriptors") or {}, dict):
                 raise ValueError("descriptors are not a mapping")
+            if not isinstance(meta.get("provenance") or {}, dict):
+                raise ValueError("provenance is not a mapping")
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
             raise StoreError(f"autosave of frame {frame_id} is unreadable ({exc})") from exc
         return JournalEntry(
@@ -75,6 +78,7 @@ class Journal:
             base_revision=int(meta.get("base_revision", 0)),
             saved_utc=str(meta.get("saved_utc", "")),
             descriptors=meta.get("descriptors") or {},
+            provenance=meta.get("provenance") or {},
         )
 
     def frame_ids(self) -> list[int]:

@@ -8,6 +8,7 @@ in thyroid datasets) are accepted; a TI-RADS letter on another level is not.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from c5desk.lesion import lexicon
 
 LABELS = ("benign", "malignant", "normal", "unsure")
 LESION_LABELS = ("benign", "malignant")
+OUTLINE_METHODS = ("automatic", "prompted", "hand-drawn")  # how an annotation's outline was made
 MAX_NOTE_CHARS = 4000
 _CATEGORY = re.compile(r"^(?:(bi-?rads|ti-?rads|tr)\s*)?([0-6])([abc])?$", re.IGNORECASE)
 _TOKEN = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
@@ -70,6 +72,8 @@ class Annotation:
     created_utc: str
     # BI-RADS descriptors {name: {"value": term, "source": "model" | "clinician"}} (c5desk.lesion.lexicon)
     descriptors: dict[str, dict[str, str]] = field(default_factory=dict)
+    # How the outline was made (check_provenance): {"method": "automatic" | "prompted" | "hand-drawn", ...}
+    provenance: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,7 @@ class JournalEntry:
     base_revision: int  # the saved revision the edits started from (0: none)
     saved_utc: str
     descriptors: dict[str, dict[str, str]] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -207,6 +212,27 @@ def check_descriptors(values: object) -> dict[str, dict[str, str]]:
         return lexicon.check_descriptors(values)
     except C5Error as error:
         raise StoreError(str(error)) from None
+
+
+def check_provenance(values: object) -> dict[str, Any]:
+    """How an outline was made: {} (unknown) or {"method": one of OUTLINE_METHODS, "prompts": [...]}, each
+    prompt being c5desk.inference.prompt.Prompt.to_json() with the tool that made it ("box", "click"...)."""
+    if values is None:
+        return {}
+    if not isinstance(values, Mapping):
+        raise StoreError(f"provenance must be a mapping, not {type(values).__name__}")
+    data = dict(values)
+    if data and data.get("method") not in OUTLINE_METHODS:
+        allowed = ", ".join(OUTLINE_METHODS)
+        raise StoreError(f"provenance method must be one of {allowed}, not {data.get('method')!r}")
+    prompts = data.get("prompts", [])
+    if not isinstance(prompts, list) or not all(isinstance(p, Mapping) for p in prompts):
+        raise StoreError("provenance prompts must be a list of prompts")
+    try:
+        json.dumps(data, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise StoreError(f"provenance is not plain JSON ({error})") from None
+    return data
 
 
 def check_token(value: object, what: str) -> str | None:

@@ -63,6 +63,7 @@ def annotation(row: sqlite3.Row) -> Annotation:
         user=row["user"],
         created_utc=row["created_utc"],
         descriptors=from_json(row["descriptors"]) or {},
+        provenance=from_json(row["provenance"]) or {},
     )
 
 
@@ -94,4 +95,5 @@ def annotation_summary(record: Annotation | None) -> dict[str, Any] | None:
         "area": measurements.get("area"),
         "units": measurements.get("units"),
         "descriptors": {name: entry["value"] for name, entry in record.descriptors.items()},
+        "method": record.provenance.get("method"),
     }

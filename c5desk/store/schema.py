@@ -125,7 +125,21 @@ CREATE TABLE calibrations (
 );
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
+# Two frames showing one lesion in orthogonal planes (transverse and sagittal), for its three diameters and
+# ellipsoid volume (c5desk.lesion.calipers); stored once per pair, frame_a < frame_b.
+_V5 = """
+CREATE TABLE view_links (
+    id          INTEGER PRIMARY KEY,
+    frame_a     INTEGER NOT NULL REFERENCES frames(id),
+    frame_b     INTEGER NOT NULL REFERENCES frames(id),
+    created_utc TEXT NOT NULL,
+    CHECK (frame_a < frame_b),
+    UNIQUE (frame_a, frame_b)
+);
+CREATE INDEX view_links_b ON view_links(frame_b);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -22,6 +22,7 @@ Store is composed of parts over one Database, ObjectFiles and Journal, each give
   ModelVersions, AuditLog (history.py)  lineage and who did what    db
   Learning (learning.py)         next to annotate, training set     db, files
   Integrity (integrity.py)       missing files, orphan sweep        db, files, journal
+  Calibrations, ViewLinks (calibrations.py)  user scales, linked orthogonal views  db
 Store opens, migrates and closes the database and keeps the public API, each method handing over to
 one part.
 
@@ -45,6 +46,7 @@ from c5desk.io.ids import salt_fingerprint
 from c5desk.store import schema
 from c5desk.store.annotations import Annotations
 from c5desk.store.autosave import Autosave
+from c5desk.store.calibrations import Calibrations, UserCalibration, ViewLinks
 from c5desk.store.db import Database
 from c5desk.store.files import SWEEP_MIN_AGE_S, ObjectFiles
 from c5desk.store.frames import Frames
@@ -87,6 +89,7 @@ class Store:
         self._model_versions = ModelVersions(db)
         self._learning = Learning(db, files)
         self._integrity = Integrity(db, files, journal)
+        self._calibrations, self._view_links = Calibrations(db), ViewLinks(db)
         self._presence: Presence | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------------------
@@ -217,12 +220,14 @@ class Store:
         model_version: str | None = None,
         *,
         descriptors: Mapping[str, Any] | None = None,
+        provenance: Mapping[str, Any] | None = None,
         action: str = "save_annotation",
     ) -> Annotation:
         """Save the frame's next annotation revision; clears its autosave (see Annotations.save)."""
         return self._annotations.save(
-            frame_id, mask, label, category, note, model_version, descriptors=descriptors, action=action
-        )
+            frame_id, mask, label, category, note, model_version,
+            descriptors=descriptors, provenance=provenance, action=action,
+        )  # fmt: skip
 
     def annotation(self, frame_id: int, revision: int | None = None) -> Annotation | None:
         return self._annotations.get(frame_id, revision)
@@ -269,8 +274,9 @@ class Store:
         category: str | None = None,
         note: str = "",
         descriptors: Mapping[str, Any] | None = None,
+        provenance: Mapping[str, Any] | None = None,
     ) -> None:
-        self._autosave.write(frame_id, mask, label, category, note, descriptors)
+        self._autosave.write(frame_id, mask, label, category, note, descriptors, provenance)
 
     def journal_entries(self) -> list[JournalEntry]:
         return self._autosave.entries()
@@ -309,6 +315,26 @@ class Store:
     ) -> None:
         """Add an audit entry for work done outside the store's own methods (an export, an activation)."""
         self._audit_log.record(action, before=before, after=after, model_version=model_version)
+
+    # ---- user calibrations and linked views: Calibrations, ViewLinks (calibrations.py) -----------------
+    def set_user_calibration(
+        self, scope: str, mm_per_px: tuple[float, float], detail: dict[str, Any] | None = None
+    ) -> UserCalibration:
+        """Set the scale of a scope (calibrations.calibration_scope); its uncalibrated frames take it."""
+        return self._calibrations.set(scope, mm_per_px, detail)
+
+    def user_calibration(self, scope: str) -> UserCalibration | None:
+        return self._calibrations.get(scope)
+
+    def user_calibrations(self) -> list[UserCalibration]:
+        return self._calibrations.all()
+
+    def link_views(self, frame_a: int, frame_b: int) -> None:
+        """Two frames of one lesion in orthogonal planes (for its three diameters)."""
+        self._view_links.link(frame_a, frame_b)
+
+    def linked_views(self, frame_id: int) -> list[int]:
+        return self._view_links.linked(frame_id)
 
     # ---- learning: Learning ------------------------------------------------------------------------------
     def next_most_useful(self, limit: int = 10, model_version: str | None = None) -> list[Suggestion]:

@@ -201,7 +201,7 @@ def test_brush_size_keys_and_wheel(qtbot, make_window) -> None:
     assert window.canvas.brush_radius == 14
 
 
-def test_threshold_slider_is_one_undo_step(qtbot, make_window) -> None:
+def test_threshold_slider_previews_and_apply_is_one_undo_step(qtbot, make_window) -> None:
     window = make_window()
     window.open_path(str(SAMPLE))
     wait_for_score(qtbot, window)
@@ -209,6 +209,10 @@ def test_threshold_slider_is_one_undo_step(qtbot, make_window) -> None:
     assert window.tool_panel.threshold.isEnabled()
     for value in (0, 10, 20):
         window.tool_panel.threshold.setValue(value)
+    assert doc.editor.undo_names == [] and window.canvas.preview_item.isVisible()  # a preview only
+    window.tool_panel.threshold.setValue(0)
+    window.tool_panel.threshold_apply.click()
     assert doc.mask.all() and doc.editor.undo_names == ["threshold"]
     window.tool_panel.threshold.setValue(100)
+    window.tool_panel.threshold_apply.click()
     assert not doc.mask.any()

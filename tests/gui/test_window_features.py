@@ -221,3 +221,65 @@ def test_gain_contrast_and_overlay_opacity(qtbot, make_window) -> None:
     window.actions["tool_brush"].trigger()
     drag(window.canvas, [(40, 40), (90, 60)])
     assert window.document.mask[50, 65]  # painting works with the fill hidden
+
+
+def test_at_1280x720_the_key_controls_show_without_scrolling(qtbot, make_window) -> None:
+    """Label buttons, tool buttons and the threshold slider are all in the visible part of the reading
+    column (with a measured lesion on an uncalibrated frame: the tallest score panel); View and the
+    descriptors are one tab away. No empty Frames panel takes room."""
+    window = make_window(load_model=False)
+    window.resize(1280, 720)
+    assert window.open_path(str(SAMPLE))
+    window.actions["tool_lasso_add"].trigger()
+    drag(window.canvas, [(40, 40), (160, 40), (160, 120), (40, 120), (40, 40)])
+    qtbot.waitUntil(lambda: window.document.score.measurements is not None, timeout=30_000)
+    QtWidgets.QApplication.processEvents()
+    assert window.width() == 1280 and window.height() == 720
+    assert not window.frames_dock.isVisible() and window.canvas.width() > 0.6 * window.width()
+    viewport = window.side_scroll.viewport()
+    assert window.side_scroll.verticalScrollBar().value() == 0
+
+    def in_view(widget: QtWidgets.QWidget) -> bool:
+        corner = widget.mapTo(viewport, QtCore.QPoint(0, 0))
+        return widget.isVisible() and viewport.rect().contains(QtCore.QRect(corner, widget.size()))
+
+    labels = window.label_panel.buttons.buttons()
+    tools = [b for b in window.tool_panel.findChildren(QtWidgets.QToolButton) if b.defaultAction()]
+    assert len(labels) == 4 and len(tools) >= 5
+    for widget in [*labels, *tools, window.tool_panel.threshold]:
+        assert in_view(widget), widget.toolTip() or widget.text()
+    tabs = window.side_tabs
+    assert [tabs.tabText(i) for i in range(tabs.count())] == ["Correct", "View", "Descriptors"]
+    tabs.setCurrentIndex(1)
+    assert in_view(window.tool_panel.gain)
+
+
+def test_the_frames_panel_shows_only_for_a_folder_of_several_files(qtbot, make_window, tmp_path) -> None:
+    write_frames(tmp_path / "one", 1)
+    write_frames(tmp_path / "three", 3)
+    window = make_window(load_model=False)
+    window.open_path(str(tmp_path / "three"))
+    assert window.frames_dock.isVisible()
+    window.close()  # its layout, Frames panel shown, is remembered ...
+    again = make_window(load_model=False, prefs=Prefs(tmp_path / "gui.json"))
+    assert not again.frames_dock.isVisible()  # ... but nothing is open yet: no empty panel
+    again.open_path(str(tmp_path / "one"))
+    assert not again.frames_dock.isVisible()
+
+
+def test_n_walks_the_open_folder_before_the_dataset(qtbot, make_window, tmp_path) -> None:
+    paths = write_frames(tmp_path / "frames", 2)
+    window = make_window(load_model=False)
+    window.open_path(str(tmp_path / "frames"))
+    window.actions["next_useful"].trigger()
+    assert window.session.path == paths[1]
+    window.document.label = "benign"
+    assert window.save()
+    window.actions["next_useful"].trigger()  # the first file is not annotated
+    assert window.session.path == paths[0]
+    window.document.label = "normal"
+    assert window.save()
+    window.actions["next_useful"].trigger()
+    assert window.statusBar().currentMessage() == (
+        "Every frame of this folder is annotated; the dataset has no more suggestions"
+    )

@@ -123,6 +123,19 @@ def test_save_and_accept_write_the_dataset(reading, frames, tmp_path: Path) -> N
         assert saved.label == accepted.label and np.array_equal(store.mask(accepted.frame_id), accepted.mask)
 
 
+def test_accept_keeps_the_clinicians_label_and_says_so(reading, frames, tmp_path: Path) -> None:
+    controller, view = reading
+    controller.open_path(frames[0])
+    doc = controller.document
+    verdict = "malignant" if doc.prediction.p_malignant >= 0.5 else "benign"
+    mine = "benign" if verdict == "malignant" else "malignant"
+    doc.label = mine
+    assert controller.accept_ai() and doc.label == mine
+    assert view.statuses[-1] == f"Kept your label {mine}; the model says {verdict} (saved)"
+    with Store.open(tmp_path / "dataset") as store:
+        assert store.annotation(doc.frame_id).label == mine
+
+
 def test_recovering_an_autosave_after_a_crash(reading, frames, tmp_path: Path, predictor) -> None:
     controller, _ = reading
     controller.open_path(frames[2])
@@ -163,3 +176,78 @@ def test_a_dataset_that_cannot_open_is_reported(reading, frames, tmp_path: Path)
     controller.document.label = "benign"
     assert not controller.save()  # ... saving says why, loudly
     assert view.errors[-1][0] == "Cannot open the dataset"
+
+
+def write_clip(path: Path, count: int) -> Path:
+    """A multi-page TIFF: a clip of `count` distinct frames."""
+    from PIL import Image
+
+    pages = [Image.fromarray(np.full((48, 64), 20 + 15 * i, np.uint8)) for i in range(count)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pages[0].save(path, save_all=True, append_images=pages[1:])
+    return path
+
+
+def save_shown(controller: ReadingController) -> None:
+    controller.document.label = "benign"
+    assert controller.save()
+
+
+def test_next_most_useful_finishes_the_open_clip_then_the_folder(reading, tmp_path: Path) -> None:
+    controller, view = reading
+    folder = tmp_path / "study"
+    write_clip(folder / "a_clip.tif", 3)
+    write_clip(folder / "b_single.tif", 1)
+    assert controller.open_path(folder) and controller.session.frame_count == 3
+    save_shown(controller)  # clip frame 1 annotated
+    assert controller.next_most_useful() and controller.session.frame.index == 1  # the clip's next frame
+    save_shown(controller)
+    controller.session.go_to(0)
+    assert controller.next_most_useful() and controller.session.frame.index == 2  # skips annotated frame 2
+    save_shown(controller)
+    assert controller.next_most_useful()  # the clip is done: the folder's next file
+    assert controller.session.path == folder / "b_single.tif"
+    save_shown(controller)
+    assert not controller.next_most_useful()
+    assert view.statuses[-1] == (
+        "Every frame of this folder is annotated; the dataset has no more suggestions"
+    )
+
+
+def test_nothing_left_names_what_was_searched() -> None:
+    from c5desk.reading.controller import nothing_left_message
+
+    assert nothing_left_message("this folder and clip") == (
+        "Every frame of this folder and clip is annotated; the dataset has no more suggestions"
+    )
+    assert nothing_left_message("this file").startswith("This file is annotated;")
+    assert "every frame in it is annotated" in nothing_left_message(None)
+
+
+def test_a_recovered_store_frame_is_named_by_its_case(reading, frames, tmp_path: Path) -> None:
+    controller, view = reading
+    controller.open_path(frames[1])
+    paint(controller)
+    controller.autosave()
+    frame_id = controller.document.frame_id
+    controller.document.editor.undo()  # nothing unsaved on screen: the edits live in the journal only
+    view.answer = DISCARD
+    assert controller.recover_autosave()
+    case = controller.session.store.frame_record(frame_id).case
+    assert controller.document.origin.describe() == f"{case}, frame {frame_id}"
+    assert any(s.startswith(f"Recovered unsaved edits of {case}, frame {frame_id},") for s in view.statuses)
+    assert not any(" of 1" in s for s in view.statuses)
+
+
+def test_clip_scores_keep_one_model_and_find_the_most_suspicious() -> None:
+    from c5desk.reading.clip_scores import ClipScores
+
+    scores = ClipScores()
+    assert scores.most_suspicious("clip") is None and scores.last("clip") is None
+    for index, p in ((0, 0.2), (5, 0.9), (3, 0.9), (1, 0.4)):
+        scores.record("clip", index, p, "v1")
+    assert scores.most_suspicious("clip") == (3, 0.9)  # the earliest on a tie
+    assert scores.last("clip") == (1, 0.4) and scores.missing("clip", 6) == [2, 4]
+    assert scores.of("other") == {} and scores.get("clip", 5) == 0.9
+    scores.record("clip", 2, 0.1, "v2")  # another model: earlier scores are not comparable
+    assert scores.of("clip") == {2: 0.1}

@@ -140,15 +140,63 @@ def test_autosave_is_recovered_by_the_next_document_and_cleared_by_save(frame, p
 def test_accept_ai_and_threshold(frame, predictor) -> None:
     doc = predicted(Document(frame), predictor)
     doc.editor.clear()
-    doc.accept_ai()
+    assert doc.accept_ai() is None  # no label yet: the model's verdict fills it
     assert np.array_equal(doc.mask, doc.prediction.mask) and doc.label in ("benign", "malignant")
     assert not doc.score.pending
-    doc.threshold(0.0)
+    doc.apply_threshold(0.0)
     assert doc.mask.all()
-    doc.threshold(1.01)
-    assert not doc.mask.any() and doc.editor.undo_names[-1] == "threshold"
+    doc.apply_threshold(1.01)
+    assert not doc.mask.any() and doc.editor.undo_names[-2:] == ["threshold", "threshold"]
     with pytest.raises(DocumentError):
         Document(frame).accept_ai()
+
+
+@pytest.mark.parametrize("p_malignant", [0.2, 0.8])
+def test_accept_ai_never_overwrites_the_clinicians_label(frame, predictor, p_malignant) -> None:
+    doc = predicted(Document(frame), predictor)
+    doc.prediction = replace(doc.prediction, p_malignant=p_malignant)
+    doc.label = "malignant"
+    doc.editor.clear()
+    note = doc.accept_ai()
+    assert doc.label == "malignant"  # kept, whatever the model says
+    assert np.array_equal(doc.mask, doc.prediction.mask) and doc.editor.undo_names[-1] == "accept AI result"
+    if p_malignant < 0.5:
+        assert note == "Kept your label malignant; the model says benign"
+    else:
+        assert note is None  # they agree: nothing to point out
+
+
+def test_threshold_preview_changes_nothing_until_applied(frame, predictor) -> None:
+    doc = predicted(Document(frame), predictor)
+    model_mask, version, steps = doc.mask.copy(), doc.editor.version, list(doc.editor.undo_names)
+    assert doc.model_threshold == 0.5
+    preview = doc.threshold_preview(0.0)
+    assert preview.all() and np.array_equal(doc.mask, model_mask)
+    assert doc.editor.version == version and doc.editor.undo_names == steps and not doc.dirty
+    assert not doc.threshold_replaces_edits()  # the model's own mask: nothing of the clinician's to lose
+    assert doc.apply_threshold(0.0) and doc.mask.all()
+    assert doc.editor.undo_names == [*steps, "threshold"]  # one undo step
+    assert not doc.threshold_replaces_edits()  # the last applied threshold's result is no hand edit either
+    doc.editor.undo()
+    assert np.array_equal(doc.mask, model_mask)
+    with pytest.raises(DocumentError):
+        Document(frame).threshold_preview(0.5)
+
+
+def test_hand_edits_are_reported_before_a_threshold_replaces_them(frame, predictor) -> None:
+    doc = predicted(Document(frame), predictor)
+    ramp = np.broadcast_to(np.linspace(0, 1, frame.shape[1], dtype=np.float32), frame.shape)
+    doc.prediction = replace(doc.prediction, prob=ramp)  # left columns far below any threshold
+    doc.apply_threshold(0.3)
+    doc.editor.begin_stroke(10, 10, 4)  # a brush fix where the threshold left nothing
+    doc.editor.end_stroke()
+    assert doc.threshold_replaces_edits()
+    doc.editor.undo()
+    assert not doc.threshold_replaces_edits()
+    doc.set_prediction(doc.prediction)  # a new model output: the applied threshold is forgotten
+    assert doc.threshold_replaces_edits()  # the mask is the 0.3 result, not the model's own
+    fresh = predicted(Document(frame), predictor)
+    assert fresh.model_threshold == 0.5 and not fresh.threshold_replaces_edits()
 
 
 def test_without_a_model_measurements_still_follow_edits(frame) -> None:
