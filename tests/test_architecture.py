@@ -4,6 +4,7 @@ paths that must not pay for torch."""
 from __future__ import annotations
 
 import ast
+import os
 import pkgutil
 import subprocess
 import sys
@@ -115,3 +116,19 @@ def test_reading_frames_listing_models_and_the_inference_api_do_not_import_torch
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_the_window_module_loads_no_reader_no_torch_and_no_network_library() -> None:
+    """The window must appear within its 2 s budget (benchmarks/bench_gui.py): pydicom, torch, pynetdicom and
+    highdicom load later, when a file is opened, the model loads on its thread, or a DICOM dialog is used."""
+    code = (
+        "import sys, c5desk.gui.main_window\n"
+        "heavy = ('pydicom', 'torch', 'pynetdicom', 'highdicom', 'onnxruntime', 'fpdf')\n"
+        "print(','.join(sorted(m for m in heavy if m in sys.modules)))\n"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "", f"the window's import loaded: {result.stdout.strip()}"

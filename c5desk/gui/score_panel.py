@@ -9,12 +9,15 @@ scanner's own calibration needs no badge.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from c5desk.io.frame import Frame
 from c5desk.reading.calibration import is_user_calibrated
 from c5desk.reading.document import Score
+
+if TYPE_CHECKING:  # the readers (pydicom) load later, off the window's start-up path
+    from c5desk.io.frame import Frame
 
 BADGE = "QLabel {{ background: {bg}; color: {fg}; border-radius: 3px; padding: 1px 6px; font-weight: bold; }}"
 WARN = BADGE.format(bg="#b26a00", fg="#ffffff")

@@ -28,8 +28,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from c5desk.errors import C5Error, StoreError
-from c5desk.store.records import LESION_LABELS
-from c5desk.store.rows import case_name
 
 if TYPE_CHECKING:
     from c5desk.store.store import Store
@@ -111,6 +109,8 @@ def browse_rows(store: Store) -> list[BrowseRow]:
 
 
 def _row(r: sqlite3.Row) -> BrowseRow:
+    from c5desk.store.rows import case_name  # here, not at import: the window imports this module at start
+
     flip = None if r["label_flip"] is None else bool(r["label_flip"])
     return BrowseRow(
         frame_id=int(r["id"]),
@@ -136,6 +136,8 @@ def status_of(label: str | None, model_label: str | None, seg_change: float | No
 
     Without a recorded label_flip (saved with no model output), a newer prediction's lesion label is compared.
     """
+    from c5desk.store.records import LESION_LABELS  # here, not at import (see _row)
+
     if label is None:
         return AI_ONLY if model_label is not None else UNANNOTATED
     if flip is None and label in LESION_LABELS and model_label in LESION_LABELS:
