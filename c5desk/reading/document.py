@@ -29,18 +29,26 @@ model's own output again (undo, accept), the model's own score is shown without 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from c5desk.errors import DocumentError
 from c5desk.lesion import lexicon
-from c5desk.lesion.descriptors import describe_lesion
-from c5desk.lesion.measure import Measurements, measure_mask
+from c5desk.lesion.measure import Measurements
+from c5desk.reading.document_state import (
+    Origin,
+    Score,
+    _Measured,
+    _Saved,
+    _Scored,
+    clinician_terms,
+    score_mask,
+)
 from c5desk.reading.edit import MaskEditor
 from c5desk.reading.prompting import PROMPT_TOOLS, OutlineHistory
+
+__all__ = ["DEFAULT_THRESHOLD", "Document", "DocumentError", "Origin", "Score", "score_mask"]
 
 DEFAULT_THRESHOLD = 0.5  # the Predictor's mask threshold unless its prediction records another
 
@@ -50,81 +58,6 @@ if TYPE_CHECKING:  # the readers (pydicom...) and torch load later, off the wind
     from c5desk.io.frame import Frame
     from c5desk.store import Store
     from c5desk.store.records import Annotation
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Where a frame came from: a file (and the frame in it) and/or a frame of the dataset store."""
-
-    path: Path | None = None
-    frame_index: int = 0
-    store_frame_id: int | None = None
-    case: str | None = None  # the store's name of the frame's case ("case-0003"), for a store frame
-
-    def describe(self) -> str:
-        if self.path is not None:
-            return f"{self.path.name} frame {self.frame_index + 1}"
-        if self.case is not None:  # the store's own names: "case-0003, frame 6", as in its exports
-            return f"{self.case}, frame {self.store_frame_id}"
-        return f"dataset frame {self.store_frame_id}"
-
-
-@dataclass(frozen=True)
-class Score:
-    """What the score panel shows, for the current mask."""
-
-    p_malignant: float | None  # None: no model loaded
-    uncertainty: float | None  # binary entropy of p, bits (0..1)
-    spread: float | None  # flip-TTA spread of the model's own result; None after an edit
-    measurements: Measurements | None  # None: no lesion in the mask
-    calibrated: bool
-    model_version: str | None
-    device: str | None
-    edited: bool  # the score is for a clinician-edited mask, not the model's own output
-    pending: bool  # the mask changed since: a new score is being computed
-    suggested: dict[str, str] = field(default_factory=dict)  # BI-RADS terms computed for the mask
-
-    @property
-    def model_label(self) -> str | None:
-        if self.p_malignant is None:
-            return None
-        return "malignant" if self.p_malignant >= 0.5 else "benign"
-
-
-@dataclass(frozen=True)
-class _Scored:
-    """P(malignant) computed for one version of the mask (the model's own result or a re-score)."""
-
-    mask_version: int
-    p_malignant: float | None = None
-    uncertainty: float | None = None
-    spread: float | None = None
-
-
-@dataclass(frozen=True)
-class _Measured:
-    mask_version: int
-    measurements: Measurements | None = None
-    descriptors: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class _Saved:
-    """What was last saved (or loaded): a later state that differs from it is unsaved work."""
-
-    mask: np.ndarray
-    mask_version: int
-    meta: tuple[str | None, str | None, str, tuple[tuple[str, str], ...]]  # label, category, note, terms
-
-
-def score_mask(
-    predictor: Predictor | None, frame: Frame, mask: np.ndarray
-) -> tuple[float | None, float | None, Measurements | None, dict[str, str]]:
-    """P(malignant), uncertainty, measurements and suggested BI-RADS terms of `mask` (P needs a model)."""
-    terms = describe_lesion(frame.grey, mask, frame.mm_per_px) if mask.any() else {}
-    if predictor is None:
-        return None, None, measure_mask(mask, frame.mm_per_px), terms
-    return (*predictor.rescore(frame, mask), terms)
 
 
 class Document:
@@ -169,7 +102,7 @@ class Document:
             doc = cls(frame, origin)
         else:
             doc = cls(frame, origin, store.mask(frame_id), saved.label, saved.category, saved.note)
-            doc.descriptor_choices = _clinician_terms(saved.descriptors)
+            doc.descriptor_choices = clinician_terms(saved.descriptors)
             doc.outline.base = dict(saved.provenance)
             doc._saved = doc._snapshot()
         doc.frame_id = frame_id
@@ -177,7 +110,7 @@ class Document:
         if entry is not None and entry.mask.shape == frame.shape:
             doc.editor.apply(entry.mask, "recover autosave")
             doc.label, doc.category, doc.note = entry.label, entry.category, entry.note
-            doc.descriptor_choices = _clinician_terms(entry.descriptors)
+            doc.descriptor_choices = clinician_terms(entry.descriptors)
             doc.outline.base = dict(entry.provenance)
             doc._follows_model = False
             doc.recovered_from = entry.saved_utc
@@ -427,7 +360,7 @@ class Document:
             provenance=self.provenance,
         )
         self.label, self.category, self.note = saved.label, saved.category, saved.note  # as normalised
-        self.descriptor_choices = _clinician_terms(saved.descriptors)
+        self.descriptor_choices = clinician_terms(saved.descriptors)
         self.outline.base = dict(saved.provenance)
         self._saved = self._snapshot()
         self._autosaved = None
@@ -453,7 +386,3 @@ class Document:
         if self.frame_id is not None:
             store.journal_discard(self.frame_id)
         self._autosaved = None
-
-
-def _clinician_terms(descriptors: dict[str, dict[str, str]]) -> dict[str, str]:
-    return {name: entry["value"] for name, entry in descriptors.items() if entry.get("source") == "clinician"}
