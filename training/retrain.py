@@ -1,40 +1,33 @@
 """Retraining from clinicians' corrections: warm start, replay, optional mean teacher, a validation gate.
 
-The new model is published (as a new bundle whose parent is the base) only when it is
-  1. not worse than the base on a held-out part of the corrections (what the site wants it to learn), and
-  2. not worse beyond a tolerance on the replay validation part (what it must not forget).
+The new model is published (as a new bundle whose parent is the base) only when, by a paired bootstrap
+interval (training.gate), it is
+  1. not worse than the base beyond a margin on a held-out part of the corrections (what the site wants it
+     to learn), and
+  2. not worse beyond a tolerance on the replay validation part (what it must not forget);
+or when the user overrides a failed gate (--publish-anyway), which the bundle then records.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from c5desk.errors import ReadError
-from c5desk.inference.preprocess import InputSpec
 from c5desk.io import iter_paths, open_source
 from c5desk.model.bundle import load_bundle
 from c5desk.store.store import DATABASE
 from training.data import DataError, Samples, from_arrays, group_split, load_labelled, load_store
+from training.gate import FrameScores, frame_scores
 from training.replay import REPLAY_DIR, read_replay
-from training.validate import validate
 
 log = logging.getLogger(__name__)
 
-GATED_METRICS = ("dice", "auc")
 MAX_REPEAT = 20
-
-
-@dataclass(frozen=True)
-class GateRule:
-    margin: float = 0.0  # candidate may be at most this much below the base on the held-out corrections
-    tolerance: float = 0.02  # ... and at most this much below it on the replay validation part
 
 
 def is_store(path: Path) -> bool:
@@ -102,26 +95,9 @@ def base_model(bundle: Path) -> tuple[torch.nn.Module, object]:
     return model, spec
 
 
-def measure(model: torch.nn.Module, parts: dict[str, Samples], device: str) -> dict[str, dict[str, float]]:
-    spec = InputSpec.of(model.default_cfg)
-    return {name: validate(model, part, spec, device) for name, part in parts.items()}
-
-
-def gate(base: dict, candidate: dict, rule: GateRule) -> tuple[bool, list[str]]:
-    """(accepted, reasons): every gated metric defined for both models is compared."""
-    reasons: list[str] = []
-    accepted = True
-    for part, allowed in (("corrections", rule.margin), ("replay", rule.tolerance)):
-        for metric in GATED_METRICS:
-            old, new = base.get(part, {}).get(metric), candidate.get(part, {}).get(metric)
-            if old is None or new is None or not (math.isfinite(old) and math.isfinite(new)):
-                reasons.append(f"{part} {metric}: undefined, not compared")
-                continue
-            ok = new >= old - allowed
-            accepted &= ok
-            verdict = "ok" if ok else "WORSE"
-            reasons.append(f"{part} {metric}: {old:.4f} → {new:.4f} (allowed drop {allowed:.3f}) {verdict}")
-    return accepted, reasons
+def measure(model: torch.nn.Module, parts: dict[str, Samples], device: str) -> dict[str, FrameScores]:
+    """Per-frame scores of the model on each part, for the paired gate (training.gate)."""
+    return {name: frame_scores(model, part, device) for name, part in parts.items()}
 
 
 def carry_replay(base: Path):

@@ -1,8 +1,9 @@
 """`retrain --base BUNDLE --data FOLDER_OR_STORE --out MODELS_DIR`: the in-app learning loop, gated.
 
-Prints the verdict as a JSON event ({"event": "verdict", "accepted": ..., "reasons": [...], "base": {...},
-"candidate": {...}, "version": ..., "bundle": ..., "catalogue": ...}); a rejected candidate is not written
-anywhere. An accepted one is published and added to the user's model catalogue (c5desk.model.catalog), so
+Prints the verdict as a JSON event ({"event": "verdict", "accepted": ..., "overridden": ..., "reasons": [...],
+"base": {...}, "candidate": {...}, "gate": {...}, "version": ..., "bundle": ..., "catalogue": ...}); a
+rejected candidate is not written anywhere unless --publish-anyway, which marks it overridden. An accepted
+(or overridden) one is published and added to the user's model catalogue (c5desk.model.catalog), so
 `c5desk models` and Model → Versions… list it; activating it stays the user's decision.
 """
 
@@ -17,6 +18,7 @@ from c5desk.model.catalog import Catalog
 from training import distributed as dd
 from training import retrain as rt
 from training.data import Samples
+from training.gate import FrameScores, GateReport, GateRule, bounded_drop, judge
 from training.loop import FitConfig, FitResult
 from training.progress import Reporter, dumps
 from training.publish import new_version, publish
@@ -48,9 +50,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--holdout", type=float, default=0.25, help="share of corrections held out for the gate"
     )
     parser.add_argument("--min-corrections", type=int, default=4)
-    parser.add_argument("--margin", type=float, default=0.0, help="allowed drop on held-out corrections")
     parser.add_argument(
-        "--tolerance", type=float, default=0.02, help="allowed drop on the replay validation part"
+        "--margin", type=bounded_drop, default=0.0, help="allowed drop on held-out corrections (0–0.1)"
+    )
+    parser.add_argument(
+        "--tolerance", type=bounded_drop, default=0.02, help="allowed drop on the replay part (0–0.1)"
+    )
+    parser.add_argument(
+        "--publish-anyway",
+        action="store_true",
+        help="publish even if the gate fails; the bundle is marked GATE OVERRIDDEN everywhere",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
@@ -129,17 +138,34 @@ def run(args: argparse.Namespace, info: dd.DistInfo) -> int:
         return 0
     model.load_state_dict(result.weights)
     after = rt.measure(model, parts, args.device_name)
-    accepted, reasons = rt.gate(before, after, rt.GateRule(args.margin, args.tolerance))
+    report = judge(before, after, GateRule(args.margin, args.tolerance), seed=args.seed)
+    if not report.passed and args.publish_anyway:
+        report = report.override()
+    gate = {"base": summaries(before), "candidate": summaries(after), **report.to_json()}
     version, folder, catalogued = None, None, None
-    if accepted:
-        gate = {"base": before, "candidate": after}
+    if report.passed or report.overridden:
         version, folder = publish_candidate(args, model, spec, data, result, cfg, gate)
         catalogued = register(folder)
+    emit_verdict(args, report, gate, version, folder, catalogued)
+    return 0
+
+
+def summaries(scores: dict[str, FrameScores]) -> dict[str, dict[str, float]]:
+    return {part: frame.summary() for part, frame in scores.items()}
+
+
+def emit_verdict(
+    args: argparse.Namespace, report: GateReport, gate: dict, version: str | None, folder: Path | None,
+    catalogued: str | None,
+) -> None:  # fmt: skip
+    """ "accepted" is the gate's verdict; an overridden bundle is published but never "accepted"."""
     verdict = {
-        "accepted": accepted,
-        "reasons": reasons,
-        "base": before,
-        "candidate": after,
+        "accepted": report.passed,
+        "overridden": report.overridden,
+        "reasons": report.reasons,
+        "base": gate["base"],
+        "candidate": gate["candidate"],
+        "gate": report.to_json(),
         "version": version,
         "bundle": None if folder is None else str(folder),
         "catalogue": catalogued,
@@ -147,7 +173,6 @@ def run(args: argparse.Namespace, info: dd.DistInfo) -> int:
     Reporter(args.progress).emit("verdict", **verdict)
     if args.progress != "json":
         print(dumps({"event": "verdict", **verdict}))
-    return 0
 
 
 def register(folder: Path) -> str:

@@ -18,7 +18,15 @@ from pathlib import Path
 
 from c5desk.errors import ModelError
 from c5desk.model.catalog import Catalog, Entry
-from c5desk.model.metrics_view import listing_with_active, measured_on, metrics_text
+from c5desk.model.metrics_view import (
+    OVERRIDDEN,
+    gate_overridden,
+    gate_report,
+    gate_text,
+    listing_with_active,
+    measured_on,
+    metrics_text,
+)
 
 NOTHING_TO_ROLL_BACK = "nothing to roll back to: the active model has no installed parent or predecessor"
 
@@ -69,6 +77,9 @@ def _as_dict(entry: Entry, active: bool) -> dict[str, object]:
         "parent": entry.parent,
         "metrics": entry.key_metrics(),
         "measured_on": measured_on(entry),
+        "gate": gate_text(entry) or None,
+        "gate_verdict": (gate_report(entry) or {}).get("verdict"),
+        "gate_overridden": gate_overridden(entry),
         "folder": str(entry.folder),
     }
 
@@ -80,8 +91,11 @@ def format_table(entries: list[Entry], active: str | None) -> str:
     for entry in entries:
         mark = "*" if entry.version == active else ""
         created = entry.created.replace("T", " ")[:16]
-        rows.append((mark, entry.version, entry.origin, entry.domain, created, metrics_text(entry)))
+        described = "; ".join(filter(None, [metrics_text(entry), gate_text(entry)]))
+        rows.append((mark, entry.version, entry.origin, entry.domain, created, described))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     lines = ["  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[-1]]) for row in rows]
-    footer = f"* active: used when no --model is given ({active})" if active else "no active model"
-    return "\n".join([*(line.rstrip() for line in lines), footer])
+    footer = [f"* active: used when no --model is given ({active})" if active else "no active model"]
+    if any(gate_overridden(entry) for entry in entries):  # never let a forced bundle look like a passed one
+        footer.append(f"{OVERRIDDEN}: published although the retrain gate failed (--publish-anyway)")
+    return "\n".join([*(line.rstrip() for line in lines), *footer])

@@ -233,7 +233,7 @@ class RetrainDialog(QtWidgets.QDialog):
         self.start_button.setEnabled(not running and self._blocker is None)
         self.cancel_button.setEnabled(running and not self.runner.cancel_requested)
         ready = self.candidate is not None and not running
-        self.activate_button.setEnabled(ready and bool(self.verdict and self.verdict.get("accepted") is True))
+        self.activate_button.setEnabled(ready and _publishable(self.verdict))
         self.discard_button.setEnabled(ready)
 
     # ---- events from the training process ---------------------------------------------------------------
@@ -291,7 +291,12 @@ class RetrainDialog(QtWidgets.QDialog):
         if isinstance(version, str) and version and isinstance(bundle, str) and bundle:
             folder = Path(bundle) if Path(bundle).is_absolute() else self.models_dir / bundle
             self.candidate = (version, folder)
-            advice = "Activate it, or discard it." if accepted else "It cannot be activated; discard it."
+            if accepted:
+                advice = "Activate it, or discard it."
+            elif _publishable(verdict):
+                advice = "It failed the validation gate (overridden): activate it only if you know why."
+            else:
+                advice = "It cannot be activated; discard it."
             self.status.show_message(
                 f"New version {version} is ready. {advice}", "ok" if accepted else "warn"
             )
@@ -303,6 +308,8 @@ class RetrainDialog(QtWidgets.QDialog):
         if self.candidate is None or self.is_running():
             return
         version, bundle = self.candidate
+        if not (self.verdict or {}).get("accepted") and not self._confirm_override(version):
+            return
         try:
             spec = read_spec(bundle)
             if spec.version != version:
@@ -319,6 +326,17 @@ class RetrainDialog(QtWidgets.QDialog):
         self.status.show_message(f"Version {version} is now active. Roll back from Model → Versions…", "ok")
         self._update_buttons()
         self.activated.emit(version, str(entry.folder))
+
+    def _confirm_override(self, version: str) -> bool:
+        answer = QtWidgets.QMessageBox.question(
+            self,
+            "Gate overridden",
+            f"{version} did not pass the validation gate; it was published with the gate overridden.\n"
+            "Activate it anyway?",
+            QtWidgets.QMessageBox.StandardButton.Yes | QtWidgets.QMessageBox.StandardButton.No,
+            QtWidgets.QMessageBox.StandardButton.No,
+        )
+        return answer == QtWidgets.QMessageBox.StandardButton.Yes
 
     def discard(self) -> None:
         if self.candidate is None or self.is_running():
@@ -348,3 +366,8 @@ class RetrainDialog(QtWidgets.QDialog):
         if getattr(self, "_temp_dir", None) is not None:
             shutil.rmtree(self._temp_dir, ignore_errors=True)
             self._temp_dir = None
+
+
+def _publishable(verdict: dict[str, Any] | None) -> bool:
+    """Accepted by the gate, or published with the gate overridden (activated only after a question)."""
+    return bool(verdict) and (verdict.get("accepted") is True or verdict.get("overridden") is True)

@@ -37,6 +37,12 @@ class VerdictPanel(QtWidgets.QGroupBox):
         accepted = verdict.get("accepted") is True
         if accepted:
             self.verdict_line.show_message("Accepted: the new model passed the validation gate.", "ok")
+        elif verdict.get("overridden") is True:
+            self.verdict_line.show_message(
+                "GATE OVERRIDDEN: the new model did not pass the validation gate but was published anyway;"
+                " it is marked so everywhere.",
+                "warn",
+            )
         else:
             self.verdict_line.show_message(
                 "Rejected: the new model did not pass the validation gate; the current one stays.", "error"

@@ -14,11 +14,16 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from c5desk.errors import C5Error
 from c5desk.gui.dialog_parts import StatusLine, button_row
 from c5desk.model.catalog import Catalog
-from c5desk.model.metrics_view import listing_with_active, metrics_text
+from c5desk.model.metrics_view import gate_overridden, gate_text, listing_with_active, metrics_text
 from c5desk.store import Store
 
 COLUMNS = ["Active", "Version", "Created", "Parent", "Trained on", "Metrics", "Bundle", "In dataset"]
 VERSION_ROLE = QtCore.Qt.ItemDataRole.UserRole
+OVERRIDE_WARNING = (
+    "GATE OVERRIDDEN: this version was published although the retrain gate found it worse than its base "
+    "(or could not show it was not). Its outlines and scores may be less reliable."
+)
+OVERRIDDEN_TINT = QtGui.QColor(230, 140, 0, 90)  # translucent amber: readable in the dark and light themes
 
 
 @dataclass
@@ -33,6 +38,7 @@ class VersionRow:
     in_store: bool = False
     bundle: Path | None = None
     origin: str = ""
+    overridden: bool = False  # published although the retrain gate failed
 
 
 def collect_versions(catalog: Catalog, store: Store | None) -> tuple[list[VersionRow], list[str]]:
@@ -41,9 +47,10 @@ def collect_versions(catalog: Catalog, store: Store | None) -> tuple[list[Versio
     listing, active = listing_with_active(catalog)
     rows: dict[str, VersionRow] = {}
     for version, entry in listing.entries.items():
+        described = "; ".join(filter(None, [metrics_text(entry), gate_text(entry)]))
         rows[version] = VersionRow(
-            version, entry.created, entry.parent, entry.domain, metrics_text(entry),
-            dict(entry.spec.metrics), version == active, bundle=entry.folder, origin=entry.origin,
+            version, entry.created, entry.parent, entry.domain, described, dict(entry.spec.metrics),
+            version == active, bundle=entry.folder, origin=entry.origin, overridden=gate_overridden(entry),
         )  # fmt: skip
     for recorded in store.model_versions() if store is not None else []:
         only_named = VersionRow(recorded.id, recorded.created_utc, recorded.parent, details=recorded.metrics)
@@ -128,6 +135,8 @@ class VersionsDialog(QtWidgets.QDialog):
         items[5].setToolTip(json.dumps(row.details, indent=1, sort_keys=True, default=str))
         if row.bundle:
             items[6].setToolTip(str(row.bundle))
+        if row.overridden:
+            self._mark_overridden(items)
         if row.active:
             tint = self.palette().color(QtGui.QPalette.ColorRole.Highlight)
             tint.setAlpha(70)  # a translucent tint keeps the text readable in the dark and light themes
@@ -138,6 +147,13 @@ class VersionsDialog(QtWidgets.QDialog):
                 item.setFont(font)
                 item.setBackground(highlight)
         return items
+
+    def _mark_overridden(self, items: list[QtWidgets.QTableWidgetItem]) -> None:
+        icon = self.style().standardIcon(QtWidgets.QStyle.StandardPixmap.SP_MessageBoxWarning)
+        items[1].setIcon(icon)
+        for item in items:
+            item.setBackground(QtGui.QBrush(OVERRIDDEN_TINT))
+            item.setToolTip(OVERRIDE_WARNING)
 
     def _show_active(self) -> None:
         row = next((r for r in self.rows if r.active), None)
@@ -197,6 +213,9 @@ class VersionsDialog(QtWidgets.QDialog):
                 "error",
             )
             return False
+        if row.overridden and not self._confirm_overridden(version):
+            self.status.show_message(f"{version} was not activated.", "warn")
+            return False
         try:
             entry = self.catalog.activate(version, self.store)
         except C5Error as exc:
@@ -208,3 +227,12 @@ class VersionsDialog(QtWidgets.QDialog):
         self.status.show_message(f"{verb} {version}; new predictions use it.", "ok")
         self.activated.emit(version, str(entry.folder))
         return True
+
+    def _confirm_overridden(self, version: str) -> bool:
+        """A bundle published with a failed gate is never activated without the user saying so."""
+        buttons = QtWidgets.QMessageBox.StandardButton
+        answer = QtWidgets.QMessageBox.question(
+            self, "Gate overridden", f"{version}: {OVERRIDE_WARNING}\n\nActivate it anyway?",
+            buttons.Yes | buttons.No, buttons.No,
+        )  # fmt: skip
+        return answer == buttons.Yes

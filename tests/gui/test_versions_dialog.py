@@ -11,8 +11,10 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
+from PySide6 import QtWidgets
+
 from c5desk.gui.app import create_application
-from c5desk.gui.versions_dialog import VersionsDialog
+from c5desk.gui.versions_dialog import OVERRIDDEN_TINT, VersionsDialog
 from c5desk.model.bundle import make_random_bundle
 from c5desk.model.catalog import Catalog
 from c5desk.store import Store
@@ -146,3 +148,52 @@ def test_the_active_model_is_marked_with_its_measured_metrics(tmp_path, qtbot, m
         assert dialog.active_label.text() == f"Active model: random-mine — {described}"
         listing, active = listing_with_active(catalog)
         assert described in format_table(list(listing.entries.values()), active)
+
+
+FAILED_GATE = {  # as training.gate.GateReport.to_json() writes it, published with --publish-anyway
+    "verdict": "failed",
+    "overridden": True,
+    "thresholds": {"margin": 0.0, "tolerance": 0.02, "min_per_class": 10},
+    "seed": 0,
+    "checks": [
+        {"part": "corrections", "metric": "dice", "status": "passed", "n": 12, "allowed": 0.0,
+         "difference": 0.04, "interval": [0.01, 0.07], "note": "improved"},
+        {"part": "replay", "metric": "dice", "status": "failed", "n": 20, "allowed": 0.02,
+         "difference": -0.06, "interval": [-0.09, -0.03], "note": "worse"},
+        {"part": "replay", "metric": "auc", "status": "not judged", "n": 20, "allowed": 0.02,
+         "difference": None, "interval": None, "note": "not enough benign (n=3) frames to judge"},
+    ],
+}  # fmt: skip
+
+
+def test_an_overridden_bundle_is_marked_and_activated_only_when_confirmed(setup, qtbot, messages) -> None:
+    """Issue 14: a bundle published with the retrain gate failed (--publish-anyway) never looks like one
+    that passed; activating it asks first, and "No" leaves the active model as it was."""
+    dialog, _store, catalog = setup
+    forced = make_random_bundle(catalog.user_dir / "forced", input_size=32, version="random-forced")
+    spec = json.loads((forced / "model.json").read_text())
+    spec["metrics"] = {"gate": FAILED_GATE}
+    (forced / "model.json").write_text(json.dumps(spec))
+    dialog.refresh()
+    row = table(dialog)["random-forced"]
+    shown = "GATE OVERRIDDEN (gate failed: corrections Dice +0.040 [+0.010, +0.070]; replay Dice −0.060"
+    assert shown in row[5]
+    index = next(
+        r for r in range(dialog.table.rowCount()) if dialog.table.item(r, 1).text() == "random-forced"
+    )
+    assert dialog.table.item(index, 3).background().color() == OVERRIDDEN_TINT
+    assert not dialog.table.item(index, 1).icon().isNull()
+    assert "GATE OVERRIDDEN" not in table(dialog)["random-v1"][5]
+    messages.answer = QtWidgets.QMessageBox.StandardButton.No
+    assert dialog.activate_version("random-forced") is False
+    assert catalog.active_version() == "random-base" and "not activated" in dialog.status.text()
+    assert "GATE OVERRIDDEN" in messages.of("question")[-1]
+    messages.answer = QtWidgets.QMessageBox.StandardButton.Yes
+    with qtbot.waitSignal(dialog.activated, timeout=3000):
+        assert dialog.activate_version("random-forced") is True
+    assert catalog.active_version() == "random-forced"
+    assert len(messages.of("question")) == 2
+    dialog.select_version("random-v1")
+    with qtbot.waitSignal(dialog.activated, timeout=3000):
+        dialog.activate_button.click()  # a version that passed (or predates the gate) is never asked about
+    assert len(messages.of("question")) == 2

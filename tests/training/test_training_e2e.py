@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -14,7 +15,10 @@ from synthetic_lesions import FAST, json_events, lesion_frame, write_folder
 
 from c5desk.model.bundle import read_spec
 from c5desk.model.catalog import Catalog
+from c5desk.model.metrics_view import gate_text
+from training import retrain_cli
 from training.cli import main
+from training.gate import judge as real_judge
 
 
 def retrain(capsys, bundle: Path, data: Path, out: Path, work: Path, *options: str) -> dict:
@@ -99,16 +103,25 @@ def test_retrain_publishes_a_child_and_leaves_the_base_untouched(base, tmp_path,
         "--epochs",
         "1",
         "--margin",
-        "1",
+        "0.1",
         "--tolerance",
-        "1",
+        "0.1",
+        "--publish-anyway",  # published whatever the tiny model's verdict; marked when it failed
         "--version",
         "tiny-r1",
     )
-    assert verdict["accepted"] is True and verdict["version"] == "tiny-r1"
+    assert verdict["version"] == "tiny-r1" and verdict["overridden"] is (not verdict["accepted"])
     assert set(verdict["base"]) == {"corrections", "replay"} and "dice" in verdict["candidate"]["replay"]
     child = read_spec(models / "tiny-r1")
     assert child.parent == "tiny-base" and child.training["stage"] == "retrain"
+    gate = child.metrics["gate"]  # the verdict, its thresholds and intervals travel with the bundle
+    assert gate["verdict"] == ("passed" if verdict["accepted"] else "failed")
+    assert gate["overridden"] is verdict["overridden"] and gate["seed"] == 0
+    assert gate["thresholds"] == {"margin": 0.1, "tolerance": 0.1, "min_per_class": 10}
+    dice = {c["part"]: c for c in gate["checks"] if c["metric"] == "dice"}
+    assert set(dice) == {"corrections", "replay"} and dice["replay"]["n"] == child.training["replay"]["val"]
+    assert all(len(c["interval"]) == 2 and c["interval"][0] <= c["interval"][1] for c in dice.values())
+    assert gate["candidate"]["corrections"]["dice"] == verdict["candidate"]["corrections"]["dice"]
     assert (models / "tiny-r1" / "replay" / "labels.csv").is_file()
     assert digest(bundle) == before
     # published means listed: `c5desk models` and Model → Versions… see it, and it can be activated
@@ -117,14 +130,36 @@ def test_retrain_publishes_a_child_and_leaves_the_base_untouched(base, tmp_path,
     assert Catalog().active_version() is None  # activating stays the user's decision
 
 
-def test_retrain_rejected_by_the_gate_publishes_nothing(base, tmp_path, capsys) -> None:
+def sabotaged_judge(before, after, rule, seed):
+    """The real gate, on a candidate made to lose every frame's Dice: a certain rejection."""
+    ruined = {part: replace(s, dice=np.zeros_like(s.dice)) for part, s in after.items()}
+    perfect = {part: replace(s, dice=np.ones_like(s.dice)) for part, s in before.items()}
+    return real_judge(perfect, ruined, rule, seed)
+
+
+def test_retrain_rejected_by_the_gate_publishes_nothing(base, tmp_path, capsys, monkeypatch) -> None:
     bundle, _ = base
     corrections = write_folder(tmp_path / "corr", 8, seed=8)
     models = tmp_path / "models"
-    verdict = retrain(capsys, bundle, corrections, models, tmp_path / "w", "--epochs", "1", "--margin", "-2")
-    assert verdict["accepted"] is False and verdict["bundle"] is None
-    assert any("WORSE" in reason for reason in verdict["reasons"])
+    monkeypatch.setattr(retrain_cli, "judge", sabotaged_judge)
+    verdict = retrain(capsys, bundle, corrections, models, tmp_path / "w", "--epochs", "1")
+    assert verdict["accepted"] is False and verdict["bundle"] is None and verdict["overridden"] is False
+    assert verdict["gate"]["verdict"] == "failed"
+    assert any(r.startswith("replay Dice -1.000") and "failed" in r for r in verdict["reasons"])
     assert not models.exists() or not any(models.iterdir())
+
+
+def test_a_failed_gate_overridden_is_published_and_marked(base, tmp_path, capsys, monkeypatch) -> None:
+    bundle, _ = base
+    corrections = write_folder(tmp_path / "corr", 8, seed=8)
+    models = tmp_path / "models"
+    monkeypatch.setattr(retrain_cli, "judge", sabotaged_judge)
+    options = ("--epochs", "1", "--publish-anyway", "--version", "tiny-forced")
+    verdict = retrain(capsys, bundle, corrections, models, tmp_path / "w", *options)
+    assert verdict["accepted"] is False and verdict["overridden"] is True and verdict["bundle"]
+    gate = read_spec(models / "tiny-forced").metrics["gate"]
+    assert gate["verdict"] == "failed" and gate["overridden"] is True  # the override never turns it "passed"
+    assert "GATE OVERRIDDEN" in gate_text(Catalog().get("tiny-forced"))
 
 
 def test_retrain_with_mean_teacher_on_unlabelled_frames(base, tmp_path, capsys) -> None:
@@ -147,12 +182,9 @@ def test_retrain_with_mean_teacher_on_unlabelled_frames(base, tmp_path, capsys) 
         str(unlabelled),
         "--consistency",
         "1",
-        "--margin",
-        "1",
-        "--tolerance",
-        "1",
+        "--publish-anyway",
     )
-    assert verdict["accepted"] is True
+    assert verdict["bundle"] is not None
     assert read_spec(Path(verdict["bundle"])).training["unlabelled"] == 4
 
 
@@ -207,7 +239,7 @@ def test_retrain_reads_a_dataset_store_directly(base, tmp_path, capsys) -> None:
                 store.save_annotation(frame_id, mask, "malignant" if i % 2 else "benign")
     models = tmp_path / "models"
     args = ["retrain", "--base", str(bundle), "--data", str(tmp_path / "store"), "--out", str(models)]
-    args += ["--epochs", "1", "--margin", "1", "--tolerance", "1", "--unlabelled", str(tmp_path / "store")]
+    args += ["--epochs", "1", "--publish-anyway", "--unlabelled", str(tmp_path / "store")]
     assert main([*args, "--consistency", "0.5", "--work", str(tmp_path / "w"), *FAST[2:]]) == 0
     verdict = [e for e in json_events(capsys.readouterr().out) if e["event"] == "verdict"][-1]
     spec = read_spec(Path(verdict["bundle"]))

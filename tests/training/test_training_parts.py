@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -21,7 +20,6 @@ from training.cli import main
 from training.data import DataError, Samples, group_split, load_labelled
 from training.loop import FitConfig, make_optimizer
 from training.progress import Reporter
-from training.retrain import GateRule, gate
 
 
 def samples(groups: list[str]) -> Samples:
@@ -106,18 +104,6 @@ def test_checkpoint_round_trips_model_and_optimizer(tmp_path) -> None:
         assert torch.equal(a, b)
     moments = [s["exp_avg"] for s in fresh_optimizer.state.values()]
     assert moments and any(m.abs().sum() > 0 for m in moments)
-
-
-def test_gate_accepts_ties_and_rejects_forgetting() -> None:
-    base = {"corrections": {"dice": 0.7, "auc": 0.8}, "replay": {"dice": 0.8, "auc": 0.9}}
-    same = json.loads(json.dumps(base))
-    assert gate(base, same, GateRule())[0]
-    forgot = {"corrections": {"dice": 0.9, "auc": 0.9}, "replay": {"dice": 0.75, "auc": 0.9}}
-    accepted, reasons = gate(base, forgot, GateRule(tolerance=0.02))
-    assert not accepted and any("replay dice" in r and "WORSE" in r for r in reasons)
-    assert gate(base, forgot, GateRule(tolerance=0.06))[0]
-    undefined = {"corrections": {"dice": 0.7, "auc": None}, "replay": {"dice": 0.8, "auc": 0.9}}
-    assert gate(undefined, base, GateRule())[0]
 
 
 def test_cancel_by_flag_file_then_resume(tmp_path, monkeypatch, capsys) -> None:
