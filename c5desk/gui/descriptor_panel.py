@@ -25,6 +25,12 @@ class DescriptorPanel(QtWidgets.QGroupBox):
         for row, (name, terms) in enumerate(DESCRIPTORS.items()):
             combo = QtWidgets.QComboBox()
             combo.addItems([NO_TERM, *terms])
+            # as wide as a short term, not the longest one ("complex cystic and solid"): the reading
+            # column must fit at 1280×720; the open list still shows every term in full
+            combo.setSizeAdjustPolicy(
+                QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(10)
             combo.setObjectName(f"descriptor_{name}")
             combo.activated.connect(lambda index, name=name: self._chosen(name, index))
             source = QtWidgets.QLabel("")

@@ -39,6 +39,7 @@ from c5desk.gui.tools import ToolPanel
 from c5desk.gui.window_parts import (
     CineBar,
     FrameList,
+    WideEnough,
     add_recent_menu,
     clip_actions,
     restore_window,
@@ -122,6 +123,7 @@ class MainWindow(CineMixin, QtWidgets.QMainWindow):
         self.side_scroll.setWidget(self.side)
         self.side_scroll.setWidgetResizable(True)
         self.side_scroll.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        WideEnough(self.side_scroll)  # never narrower than its content: no clipped buttons
         self._dock("Reading", self.side_scroll, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
         self.frame_list = FrameList()
         left = QtCore.Qt.DockWidgetArea.LeftDockWidgetArea

@@ -143,17 +143,22 @@ def _uncertainty(score: Score) -> str:
 
 
 def _measurements(score: Score) -> str:
+    """Two measurements per line, orientation and regions on the last one: the column fits 1280×720."""
     m = score.measurements
     if m is None:
         return "<i>no lesion outlined</i>"
     unit = m.units
-    rows = [
-        ("long axis", f"{m.long_axis:.1f} {unit}"),
-        ("short axis", f"{m.short_axis:.1f} {unit}"),
-        ("short/long", f"{m.sl_ratio:.2f}"),
-        ("area", f"{m.area:.1f} {unit}²"),
-        ("orientation", f"{m.orientation_deg:.0f}°" + (" (taller than wide)" if m.taller_than_wide else "")),
-        ("regions", str(m.n_components)),
+    pairs = [
+        (("long axis", f"{m.long_axis:.1f} {unit}"), ("short axis", f"{m.short_axis:.1f} {unit}")),
+        (("area", f"{m.area:.1f} {unit}²"), ("short/long", f"{m.sl_ratio:.2f}")),
     ]
-    cells = "".join(f"<tr><td>{name}</td><td align='right'><b>{value}</b></td></tr>" for name, value in rows)
-    return f"<table cellspacing='2'>{cells}</table>"
+    cells = "".join(
+        "<tr>"
+        + "".join(f"<td>{name}</td><td align='right'><b>{value}</b>&nbsp;&nbsp;</td>" for name, value in pair)
+        + "</tr>"
+        for pair in pairs
+    )
+    tall = " (taller than wide)" if m.taller_than_wide else ""
+    regions = f"{m.n_components} region" + ("s" if m.n_components != 1 else "")
+    last = f"orientation <b>{m.orientation_deg:.0f}°{tall}</b> · {regions}"
+    return f"<table cellspacing='2'>{cells}<tr><td colspan='4'>{last}</td></tr></table>"

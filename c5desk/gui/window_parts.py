@@ -161,6 +161,30 @@ def side_column(score, label, tools, descriptors) -> tuple[QtWidgets.QWidget, Qt
     return side, tabs
 
 
+class WideEnough(QtCore.QObject):
+    """Keeps a scroll area (horizontal bar off) at least as wide as its content's minimum: the reading
+    column then takes the width it needs from the canvas instead of clipping buttons on its right edge
+    (its content grows when a model's score or a lesion's terms arrive, so this follows every relayout)."""
+
+    def __init__(self, scroll: QtWidgets.QScrollArea) -> None:
+        super().__init__(scroll)
+        self._scroll = scroll
+        scroll.widget().installEventFilter(self)
+        self.update()
+
+    def eventFilter(self, watched: QtCore.QObject, event: QtCore.QEvent) -> bool:
+        if event.type() == QtCore.QEvent.Type.LayoutRequest:
+            self.update()
+        return False
+
+    def update(self) -> None:
+        scroll = self._scroll
+        needed = scroll.widget().minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width()
+        frame = 2 * scroll.frameWidth()
+        if scroll.minimumWidth() != needed + frame:
+            scroll.setMinimumWidth(needed + frame)
+
+
 def add_recent_menu(window, file_menu: QtWidgets.QMenu, before: QtGui.QAction) -> QtWidgets.QMenu:
     """File → Open recent, rebuilt from the settings each time it opens."""
     menu = QtWidgets.QMenu("Open &recent", window)

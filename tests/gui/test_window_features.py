@@ -227,12 +227,15 @@ def test_at_1280x720_the_key_controls_show_without_scrolling(qtbot, make_window)
     """Label buttons, tool buttons and the threshold slider are all in the visible part of the reading
     column (with a measured lesion on an uncalibrated frame: the tallest score panel); View and the
     descriptors are one tab away. No empty Frames panel takes room."""
-    window = make_window(load_model=False)
+    window = make_window()  # with a model: its score and the suggested descriptors widen the panels
     window.resize(1280, 720)
+    wait_for_model(qtbot, window)
     assert window.open_path(str(SAMPLE))
+    wait_for_score(qtbot, window)
     window.actions["tool_lasso_add"].trigger()
     drag(window.canvas, [(40, 40), (160, 40), (160, 120), (40, 120), (40, 40)])
     qtbot.waitUntil(lambda: window.document.score.measurements is not None, timeout=30_000)
+    wait_for_score(qtbot, window)
     QtWidgets.QApplication.processEvents()
     assert window.width() == 1280 and window.height() == 720
     assert not window.frames_dock.isVisible() and window.canvas.width() > 0.6 * window.width()
