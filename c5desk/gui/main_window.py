@@ -153,7 +153,7 @@ class MainWindow(CineMixin, QtWidgets.QMainWindow):
         self.canvas.edited.connect(self.reading.edited)
         self.canvas.brush_radius_changed.connect(self.tool_panel.brush_size.setValue)
         self.label_panel.changed.connect(self._update_title)
-        self.descriptor_panel.changed.connect(self._update_title)
+        self.descriptor_panel.changed.connect(self._refresh_panels)  # the terms beside the score, the title
         tp = self.tool_panel
         tp.brush_size.valueChanged.connect(self.canvas.set_brush_radius)
         tp.threshold.valueChanged.connect(self.edits.threshold)
@@ -302,6 +302,7 @@ class MainWindow(CineMixin, QtWidgets.QMainWindow):
         if doc is not None:
             self._explain_missing_score(doc)
         self.descriptor_panel.show_document(doc)
+        self.score_panel.show_terms(doc.descriptors if doc is not None else {})
         self._update_title()
 
     def _update_title(self) -> None:

@@ -8,6 +8,7 @@ scanner's own calibration needs no badge.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -63,6 +64,43 @@ class ScoreBar(QtWidgets.QWidget):
         painter.end()
 
 
+class TermsLine(QtWidgets.QLabel):
+    """The lesion's BI-RADS terms on one line (italic: suggested; bold: a clinician's), cut with "…" when the
+    column is narrow, whole in the tooltip: one line, so the column still fits 1280×720."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+        self.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
+        self._terms: list[tuple[str, str]] = []
+
+    def show_terms(self, descriptors: dict[str, dict[str, str]]) -> None:
+        self._terms = [(entry["value"], entry["source"]) for entry in descriptors.values()]
+        plain = " · ".join(value for value, _source in self._terms)
+        legend = "italic = suggested by c5desk, bold = set by a clinician"
+        self.setToolTip(f"BI-RADS: {plain}\n{legend}" if plain else "")
+        self._render()
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._render()
+
+    def _render(self) -> None:
+        if not self._terms:
+            self.setText("")
+            return
+        metrics, room = self.fontMetrics(), max(self.width() - 8, 40)
+        shown, used = [], metrics.horizontalAdvance("BI-RADS: ")
+        for value, source in self._terms:
+            used += metrics.horizontalAdvance(value + " · ")
+            if used > room and shown:
+                shown.append("…")
+                break
+            tag = "b" if source == "clinician" else "i"
+            shown.append(f"<{tag}>{html.escape(value)}</{tag}>")
+        self.setText("BI-RADS: " + " · ".join(shown))
+
+
 class ScorePanel(QtWidgets.QGroupBox):
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__("Score", parent)
@@ -80,8 +118,9 @@ class ScorePanel(QtWidgets.QGroupBox):
         self.calibration_badge.setToolTip("The frame carries no mm/pixel calibration: lengths are in pixels")
         self.measurements = QtWidgets.QLabel("")
         self.measurements.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.terms = TermsLine()  # BI-RADS terms beside the score (changed in the Descriptors tab)
         for widget in (self.model_badge, self.device_label, self.verdict, self.bar, self.uncertainty,
-                       self.calibration_badge, self.measurements):  # fmt: skip
+                       self.calibration_badge, self.measurements, self.terms):  # fmt: skip
             layout.addWidget(widget)
         layout.addStretch(1)
         self.calibration_badge.hide()
@@ -123,6 +162,9 @@ class ScorePanel(QtWidgets.QGroupBox):
             badge.setStyleSheet(WARN)
             badge.setToolTip("The frame carries no mm/pixel calibration: lengths are in pixels")
         badge.setVisible(not score.calibrated or badge.text().startswith("user"))
+
+    def show_terms(self, descriptors: dict[str, dict[str, str]]) -> None:
+        self.terms.show_terms(descriptors)
 
 
 def _verdict(score: Score) -> str:

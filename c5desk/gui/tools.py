@@ -43,7 +43,7 @@ class ToolPanel(QtWidgets.QWidget):
         layout.addStretch(1)
 
     def _edit_box(self, actions: dict[str, QtGui.QAction]) -> QtWidgets.QGroupBox:
-        box = QtWidgets.QGroupBox("Correct the mask")
+        box = QtWidgets.QGroupBox("")  # the tab it sits in says "Correct": a title line would cost 1280×720
         form = QtWidgets.QFormLayout(box)
         form.addRow(_grid_of_buttons(actions, TOOL_ACTIONS, 3, role="tool"))
         self.brush_size = QtWidgets.QSpinBox()

@@ -26,6 +26,8 @@ def test_terms_are_suggested_changed_confirmed_and_saved(qtbot, make_window, tmp
     panel, doc = window.descriptor_panel, window.document
     assert panel.isEnabled() and set(doc.score.suggested) == set(panel.combos)
     assert all(panel.sources[name].text() == "suggested" for name in panel.combos)
+    terms = window.score_panel.terms.text()  # shown beside the score too, italic while suggested
+    assert f"<i>{doc.score.suggested['shape']}</i>" in terms and "BI-RADS" in terms
     shape = panel.combos["shape"]
     before = shape.currentText()
     qtbot.keyClick(
@@ -34,6 +36,7 @@ def test_terms_are_suggested_changed_confirmed_and_saved(qtbot, make_window, tmp
     assert shape.currentText() != before
     assert doc.descriptors["shape"] == {"value": shape.currentText(), "source": "clinician"}
     assert panel.sources["shape"].text() == "✓ clinician" and window.windowTitle().startswith("*")
+    assert f"<b>{shape.currentText()}</b>" in window.score_panel.terms.text()
     qtbot.mouseClick(panel.confirm, QtCore.Qt.MouseButton.LeftButton)
     assert all(panel.sources[name].text() == "✓ clinician" for name in panel.combos)
     assert not panel.confirm.isEnabled() and panel.reset.isEnabled()
