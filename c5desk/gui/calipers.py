@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from c5desk.gui.overlays import ToolSurface
 from c5desk.lesion.calipers import distance, format_length, polygon
 from c5desk.reading.calibration import recalibrate_document
 
@@ -79,30 +80,18 @@ class Caliper:
         return f"{found.area:.1f} {found.units}² · {format_length(found.perimeter, found.units)}"
 
 
-class CaliperSurface(pg.GraphicsObject):
+class CaliperSurface(ToolSurface):
     """An invisible item over the frame handing mouse events to the layer while a caliper tool is on."""
 
-    def __init__(self, layer: CaliperLayer) -> None:
-        super().__init__()
-        self.layer, self._rect = layer, QtCore.QRectF(0, 0, 1, 1)
-        self.setAcceptHoverEvents(True)
-
-    def set_size(self, width: int, height: int) -> None:
-        self.prepareGeometryChange()
-        self._rect = QtCore.QRectF(0, 0, width, height)
-
-    def boundingRect(self) -> QtCore.QRectF:
-        return self._rect
-
-    def paint(self, painter: QtGui.QPainter, option, widget=None) -> None:
-        pass
+    def wheelEvent(self, ev: QtWidgets.QGraphicsSceneWheelEvent) -> None:
+        ev.ignore()  # the view box zooms, as over the frame itself
 
     def mouseClickEvent(self, ev) -> None:
-        if not self.layer.click(_pixel(ev.pos()), ev.button(), ev.double()):
+        if not self.handler.click(_pixel(ev.pos()), ev.button(), ev.double()):
             ev.ignore()
 
     def mouseDragEvent(self, ev) -> None:
-        if ev.button() != QtCore.Qt.MouseButton.LeftButton or not self.layer.drag(
+        if ev.button() != QtCore.Qt.MouseButton.LeftButton or not self.handler.drag(
             _pixel(ev.buttonDownPos()), _pixel(ev.pos()), ev.isFinish()
         ):
             ev.ignore()
@@ -110,7 +99,7 @@ class CaliperSurface(pg.GraphicsObject):
         ev.accept()
 
     def hoverEvent(self, ev) -> None:
-        self.layer.hover(None if ev.isExit() else _pixel(ev.pos()))
+        self.handler.hover(None if ev.isExit() else _pixel(ev.pos()))
 
 
 def _pixel(pos: QtCore.QPointF) -> Point:

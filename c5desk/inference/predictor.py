@@ -91,6 +91,9 @@ class Predictor:
         """The model's result for a frame; with a prompt, its mask refined by the prompt (and re-scored)."""
         prompt = self._checked_prompt(frame, prompt)
         prediction = self.predict_prepared([self.prepare(frame)])[0]
+        # BI-RADS terms for a frame someone reads (the app, the DICOM node); batch scoring has no use for them
+        if prediction.mask.any():
+            prediction.descriptors = describe_lesion(frame.grey, prediction.mask, frame.mm_per_px)
         self._predicted = ((frame.source_id, frame.index), prediction)
         return prediction if prompt is None else self._prompted(frame, prediction, prompt)
 
@@ -219,7 +222,6 @@ class Predictor:
             label=names[MALIGNANT] if p >= 0.5 else names[0],
             calibrated=frame.calibrated,
             measurements=measure_mask(mask, frame.mm_per_px),
-            descriptors=describe_lesion(frame.grey, mask, frame.mm_per_px) if mask.any() else {},
             model_version=self.version,
             device=self.device,
             backend=self.backend,
