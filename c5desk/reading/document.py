@@ -21,6 +21,11 @@ stroke: prompt_for builds the next prompt, the Predictor refines (off the GUI th
 its mask with the score it came with. `provenance` says how the outline on screen was made (automatic,
 prompted with its prompts, or hand-drawn; c5desk.reading.prompting) and is saved with it.
 
+Several lesions (c5desk.reading.lesion_list): add_lesion, select_lesion, remove_lesion, split_lesions and
+make_main manage a list of lesions, each with its own mask, undo history, label, category, note, terms and
+score; every tool above acts on the active lesion. Loading, saving and autosaving (all lesions together)
+are c5desk.reading.document_store's.
+
 The score and the measurements always belong to a mask version: after an edit they are `pending` until
 recomputed (the window does that on a worker thread via rescore_request / apply_rescore, since measuring a
 long outline can take tens of milliseconds; stale answers are dropped by version). When the mask equals the
@@ -42,10 +47,11 @@ from c5desk.reading.document_state import (
     _Measured,
     _Saved,
     _Scored,
-    clinician_terms,
     score_mask,
 )
+from c5desk.reading.document_store import StoredDocument
 from c5desk.reading.edit import MaskEditor
+from c5desk.reading.lesion_list import LesionList
 from c5desk.reading.prompting import PROMPT_TOOLS, OutlineHistory
 
 __all__ = ["DEFAULT_THRESHOLD", "Document", "DocumentError", "Origin", "Score", "score_mask"]
@@ -56,11 +62,9 @@ if TYPE_CHECKING:  # the readers (pydicom...) and torch load later, off the wind
     from c5desk.inference import Prediction, Predictor
     from c5desk.inference.prompt import Prompt
     from c5desk.io.frame import Frame
-    from c5desk.store import Store
-    from c5desk.store.records import Annotation
 
 
-class Document:
+class Document(StoredDocument, LesionList):
     def __init__(
         self,
         frame: Frame,
@@ -83,38 +87,10 @@ class Document:
         self._saved = self._snapshot()
         self._scored = _Scored(mask_version=-1)
         # an empty mask has nothing to measure; any other starts pending
-        self._measured = _Measured(mask_version=-1 if self.editor.mask.any() else 0)
+        self._measured = _Measured(mask_version=-1 if self.editor.mask.any() else self.editor.version)
         self._autosaved: tuple[object, ...] | None = None
         self.outline = OutlineHistory()  # which mask states prompts made: the provenance of the outline
-
-    # ---- construction from the store -------------------------------------------------------------------
-    @classmethod
-    def for_frame(cls, frame: Frame, origin: Origin | None = None, store: Store | None = None) -> Document:
-        """A document starting from the frame's saved annotation in `store`, then its autosaved edits."""
-        origin = origin or Origin()
-        frame_id = origin.store_frame_id
-        if store is not None and frame_id is None:
-            frame_id = store.frame_id_for(frame.source_id)
-        if store is None or frame_id is None:
-            return cls(frame, origin)
-        saved = store.annotation(frame_id)
-        if saved is None:
-            doc = cls(frame, origin)
-        else:
-            doc = cls(frame, origin, store.mask(frame_id), saved.label, saved.category, saved.note)
-            doc.descriptor_choices = clinician_terms(saved.descriptors)
-            doc.outline.base = dict(saved.provenance)
-            doc._saved = doc._snapshot()
-        doc.frame_id = frame_id
-        entry = store.journal_entry(frame_id)
-        if entry is not None and entry.mask.shape == frame.shape:
-            doc.editor.apply(entry.mask, "recover autosave")
-            doc.label, doc.category, doc.note = entry.label, entry.category, entry.note
-            doc.descriptor_choices = clinician_terms(entry.descriptors)
-            doc.outline.base = dict(entry.provenance)
-            doc._follows_model = False
-            doc.recovered_from = entry.saved_utc
-        return doc
+        self._init_lesions()
 
     # ---- state -----------------------------------------------------------------------------------------
     @property
@@ -123,7 +99,15 @@ class Document:
 
     @property
     def dirty(self) -> bool:
-        """Something typed or painted is not saved yet."""
+        """Something typed or painted, or a lesion added or removed, is not saved yet."""
+        if self.lesions_changed:
+            return True
+        if self.lesion_count == 1:
+            return self._lesion_dirty()
+        with self.each_lesion() as lesions:
+            return any(self._lesion_dirty() for _ in lesions)
+
+    def _lesion_dirty(self) -> bool:
         if self._meta() != self._saved.meta:
             return True
         if self.editor.version == self._saved.mask_version:
@@ -213,6 +197,7 @@ class Document:
             self.editor.reset(prediction.mask)
             self._saved = self._snapshot()  # the model's proposal is not an unsaved edit
         self._scored = _Scored(mask_version=-1)  # a score from before this model's output is stale
+        self._forget_parked_scores()
         return self._pending(*self._current())
 
     def accept_ai(self) -> str | None:
@@ -328,61 +313,3 @@ class Document:
             version, frame, mask = request
             self.apply_rescore(version, *score_mask(predictor, frame, mask))
         return self.score
-
-    # ---- saving ----------------------------------------------------------------------------------------
-    def ensure_in_store(self, store: Store) -> int:
-        """The frame's id in `store`, adding the frame (pixels and calibration, never the path) if needed."""
-        if self.frame_id is None or store.frame_id_for(self.frame.source_id) != self.frame_id:
-            self.frame_id = store.add_frame(self.frame, source_path=self.origin.path)
-        return self.frame_id
-
-    def save(self, store: Store) -> Annotation:
-        """Save mask, label, category and note as the frame's next annotation revision (and the model's
-        output beside it, so that the correction is measured against it)."""
-        if self.label is None:
-            raise DocumentError("choose a label (benign, malignant, normal or unsure) before saving")
-        frame_id = self.ensure_in_store(store)
-        pred = self.prediction
-        if pred is not None and not self._prediction_stored:
-            store.add_prediction(
-                frame_id, pred.model_version, pred.p_malignant, pred.uncertainty, pred.mask,
-                descriptors=pred.descriptors,
-            )  # fmt: skip
-            self._prediction_stored = True
-        saved = store.save_annotation(
-            frame_id,
-            self.editor.mask,
-            self.label,
-            self.category,
-            self.note,
-            model_version=pred.model_version if pred is not None else None,
-            descriptors=self.descriptors,
-            provenance=self.provenance,
-        )
-        self.label, self.category, self.note = saved.label, saved.category, saved.note  # as normalised
-        self.descriptor_choices = clinician_terms(saved.descriptors)
-        self.outline.base = dict(saved.provenance)
-        self._saved = self._snapshot()
-        self._autosaved = None
-        return saved
-
-    def autosave(self, store: Store) -> bool:
-        """Write unsaved edits to the store's journal (once per change); True when something was written."""
-        if not self.dirty:
-            return False
-        state = (self.editor.version, *self._meta())
-        if state == self._autosaved:
-            return False
-        frame_id = self.ensure_in_store(store)
-        store.journal_write(
-            frame_id, self.editor.mask, self.label or "unsure", self.category, self.note, self.descriptors,
-            self.provenance,
-        )  # fmt: skip
-        self._autosaved = state
-        return True
-
-    def discard_autosave(self, store: Store) -> None:
-        """The user chose to drop the unsaved edits: forget their autosave too."""
-        if self.frame_id is not None:
-            store.journal_discard(self.frame_id)
-        self._autosaved = None

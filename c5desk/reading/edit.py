@@ -14,6 +14,7 @@ and after, and the history is bounded in bytes, so long sessions on large frames
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from c5desk.errors import EditError
 DEFAULT_HISTORY_BYTES = 64 << 20
 DEFAULT_HISTORY_STEPS = 500
 MAX_BRUSH_RADIUS = 256
+_VERSION_BASES = itertools.count(0, 1 << 40)
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,9 @@ class MaskEditor:
         self._undo: deque[Step] = deque()
         self._redo: list[Step] = []
         self._stroke: tuple[np.ndarray, bool, int, Box | None, tuple[int, int]] | None = None
-        self.version = 0  # bumped by every change, undo and redo included
+        # bumped by every change, undo and redo included; editors start far apart, so that a version names
+        # one state of one editor (a document with several lesions has an editor per lesion)
+        self.version = next(_VERSION_BASES)
 
     # ---- state -----------------------------------------------------------------------------------------
     @property

@@ -1,5 +1,9 @@
 """Annotations part of the store: the clinician-final mask, label, category and note of a frame.
 
+A frame may show several lesions (save_lesions); each revision keeps them, the main one first, in the
+lesions table (c5desk.store.lesions), and its own row is the frame's summary: the union of their masks and
+the main lesion's label, category, note, measurements, descriptors and provenance.
+
 Saving never overwrites: a changed annotation is the frame's next revision, so the history (and the
 audit log's before/after) stays complete; saving unchanged content adds nothing. Each revision records
 how much it corrected the model's output (Predictions.correction), measured once, at save time.
@@ -8,14 +12,14 @@ how much it corrected the model's output (Predictions.correction), measured once
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from c5desk.lesion.measure import measure_mask
-from c5desk.store import rows
+from c5desk.store import lesions, rows
 from c5desk.store.db import Database
 from c5desk.store.files import ObjectFiles
 from c5desk.store.frames import Frames
@@ -23,9 +27,11 @@ from c5desk.store.journal import Journal
 from c5desk.store.predictions import Predictions
 from c5desk.store.records import (
     Annotation,
+    FrameRecord,
+    Lesion,
+    LesionDraft,
     StoreError,
     check_category,
-    check_descriptors,
     check_label,
     check_mask,
     check_note,
@@ -73,23 +79,54 @@ class Annotations:
         correction is measured against for active learning). Saving what is already the latest revision
         changes nothing and returns it. A "normal" frame has no lesion: its mask must be empty.
         descriptors: the lesion's BI-RADS terms with provenance (records.check_descriptors); none without
-        a lesion. provenance: how the outline was made (records.check_provenance).
+        a lesion. provenance: how the outline was made (records.check_provenance). A non-empty mask is the
+        frame's one lesion (several islands included); save_lesions saves several.
         """
         record = self._frames.record(frame_id)
-        label, category, note = check_label(label), check_category(category), check_note(note)
+        label = check_label(label)
         binary = check_mask(mask, (record.height, record.width))
         if label == "normal" and binary.any():
             raise StoreError("a frame labelled normal has no lesion: clear the mask or choose another label")
+        if binary.any():
+            draft = LesionDraft(binary, label, category, note, descriptors, provenance)
+            return self.save_lesions(frame_id, [draft], model_version, action=action)
+        main = lesions.CheckedLesion(
+            binary, label, check_category(category), check_note(note), {}, check_provenance(provenance)
+        )
+        return self._save(record, main, [], model_version, action)
+
+    def save_lesions(
+        self,
+        frame_id: int,
+        drafts: Sequence[LesionDraft],
+        model_version: str | None = None,
+        *,
+        action: str = "save_annotation",
+    ) -> Annotation:
+        """Save the frame's lesions (the first is the main lesion) as its next revision; see save()."""
+        record = self._frames.record(frame_id)
+        checked = lesions.check_drafts(drafts, (record.height, record.width))
+        return self._save(record, checked[0], checked, model_version, action)
+
+    def _save(
+        self,
+        record: FrameRecord,
+        main: lesions.CheckedLesion,
+        outlined: list[lesions.CheckedLesion],
+        model_version: str | None,
+        action: str,
+    ) -> Annotation:
         version = check_version_id(model_version) if model_version is not None else None
-        described = check_descriptors(descriptors) if binary.any() else {}
-        measured = measure_mask(binary, record.mm_per_px)
+        union = np.logical_or.reduce([lesion.mask for lesion in outlined]) if outlined else main.mask
+        measured = measure_mask(main.mask, record.mm_per_px)
         new = _Revision(
-            mask_file=self._files.put_mask(binary),
-            content=(label, category, note, version),
+            mask_file=self._files.put_mask(union),
+            content=(main.label, main.category, main.note, version),
             measurements=measured.to_dict() if measured is not None else None,
-            correction=self._predictions.correction(record.id, version, binary, label),
-            descriptors=described,
-            provenance=check_provenance(provenance),
+            correction=self._predictions.correction(record.id, version, union, main.label),
+            descriptors=main.descriptors,
+            provenance=main.provenance,
+            lesions=lesions.prepare(outlined, self._files, record.mm_per_px),
         )
         with self._db.write() as conn:
             saved = _insert_if_changed(conn, record.id, new, action)
@@ -124,6 +161,23 @@ class Annotations:
     def mask_of(self, annotation: Annotation) -> np.ndarray:
         return self._files.get_mask(annotation.mask_file)
 
+    def lesions(self, annotation: Annotation) -> tuple[Lesion, ...]:
+        """The revision's lesions, the main one first; () when its mask is empty."""
+        return tuple(lesions.record(row) for row in self._db.rows(lesions.SELECT_SQL, (annotation.id,)))
+
+    def lesion_mask(self, lesion: Lesion) -> np.ndarray:
+        return self._files.get_mask(lesion.mask_file)
+
+    def drafts(self, annotation: Annotation) -> list[LesionDraft]:
+        """The revision's lesions with their masks, as a save would take them back."""
+        return [
+            LesionDraft(
+                self.lesion_mask(lesion), lesion.label, lesion.category, lesion.note, lesion.descriptors,
+                lesion.provenance,
+            )
+            for lesion in self.lesions(annotation)
+        ]  # fmt: skip
+
 
 @dataclass(frozen=True)
 class _Revision:
@@ -135,6 +189,7 @@ class _Revision:
     correction: tuple[float | None, bool | None]  # seg_change, label_flip
     descriptors: dict[str, dict[str, str]]
     provenance: dict[str, Any]
+    lesions: tuple[lesions.PreparedLesion, ...]
 
     def same_as(self, saved: Annotation) -> bool:
         return (self.mask_file, *self.content, self.descriptors, self.provenance) == (
@@ -151,8 +206,9 @@ def _latest(conn: sqlite3.Connection, frame_id: int) -> Annotation | None:
 def _insert_if_changed(conn: sqlite3.Connection, frame_id: int, new: _Revision, action: str) -> Annotation:
     """Add `new` as the frame's next revision (audited) unless it equals the latest; return the latest."""
     before = _latest(conn, frame_id)
-    if before is not None and new.same_as(before):
-        return before
+    unchanged = before is not None and new.same_as(before)
+    if unchanged and lesions.same(new.lesions, lesions.of_annotation(conn, before.id)):  # type: ignore[union-attr]
+        return before  # type: ignore[return-value]
     label, category, note, version = new.content
     if version is not None:
         register(conn, version, None, None)
@@ -166,6 +222,8 @@ def _insert_if_changed(conn: sqlite3.Connection, frame_id: int, new: _Revision, 
         ),
     )  # fmt: skip
     saved = _latest(conn, frame_id)
+    lesions.insert(conn, saved.id, new.lesions)  # type: ignore[union-attr]
     summaries = rows.annotation_summary(before), rows.annotation_summary(saved)
+    summaries[1]["lesions"] = len(new.lesions)  # type: ignore[index]
     audit(conn, action, frame_id=frame_id, model_version=version, before=summaries[0], after=summaries[1])
     return saved  # type: ignore[return-value]

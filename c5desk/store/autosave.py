@@ -9,11 +9,12 @@ is still offered as is; its base_revision tells the caller what the edits starte
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from c5desk.store import lesions
 from c5desk.store.annotations import Annotations
 from c5desk.store.frames import Frames
 from c5desk.store.history import AuditLog
@@ -21,6 +22,7 @@ from c5desk.store.journal import Journal
 from c5desk.store.records import (
     Annotation,
     JournalEntry,
+    LesionDraft,
     StoreError,
     check_category,
     check_descriptors,
@@ -52,9 +54,13 @@ class Autosave:
         note: str = "",
         descriptors: Mapping[str, Any] | None = None,
         provenance: Mapping[str, Any] | None = None,
+        more_lesions: Sequence[LesionDraft] = (),
     ) -> None:
-        """Autosave unsaved edits of a frame (atomically replaces its previous autosave)."""
+        """Autosave unsaved edits of a frame (atomically replaces its previous autosave); more_lesions are
+        lesions 2..n of a frame with several, each outlined."""
         record = self._frames.record(frame_id)
+        shape = (record.height, record.width)
+        more = tuple(lesions.as_draft(lesion) for lesion in lesions.check_drafts(more_lesions, shape, 2))
         latest = self._annotations.get(record.id)
         entry = JournalEntry(
             frame_id=record.id,
@@ -66,6 +72,7 @@ class Autosave:
             saved_utc=utc_now(),
             descriptors=check_descriptors(descriptors),
             provenance=check_provenance(provenance),
+            more_lesions=more,
         )
         self._journal.write(entry)
 
@@ -96,6 +103,9 @@ class Autosave:
             saved.label, saved.category, saved.note, saved.descriptors, saved.provenance,
         ):  # fmt: skip
             return False
+        saved_lesions = self._annotations.drafts(saved)
+        if len(saved_lesions) > 1 or entry.more_lesions:
+            return _same_lesions([_main_draft(entry), *entry.more_lesions], saved_lesions)
         return bool(np.array_equal(entry.mask, self._annotations.mask_of(saved)))
 
     def recover(self, frame_id: int, model_version: str | None = None) -> Annotation:
@@ -103,6 +113,9 @@ class Autosave:
         entry = self._journal.read(frame_id)
         if entry is None:
             raise StoreError(f"frame {frame_id} has no autosaved edits to recover")
+        if entry.more_lesions:
+            drafts = [_main_draft(entry), *entry.more_lesions]
+            return self._annotations.save_lesions(frame_id, drafts, model_version, action="journal_recover")
         return self._annotations.save(
             frame_id,
             entry.mask,
@@ -121,3 +134,18 @@ class Autosave:
         if dropped:
             self._audit_log.record("journal_discard", frame_id=int(frame_id))
         return dropped
+
+
+def _main_draft(entry: JournalEntry) -> LesionDraft:
+    fields = entry.label, entry.category, entry.note, entry.descriptors, entry.provenance
+    return LesionDraft(entry.mask, *fields)
+
+
+def _same_lesions(ours: Sequence[LesionDraft], theirs: Sequence[LesionDraft]) -> bool:
+    def fields(draft: LesionDraft) -> tuple[object, ...]:
+        terms, provenance = dict(draft.descriptors or {}), dict(draft.provenance or {})
+        return draft.label, draft.category, draft.note, terms, provenance
+
+    return len(ours) == len(theirs) and all(
+        fields(a) == fields(b) and np.array_equal(a.mask, b.mask) for a, b in zip(ours, theirs, strict=True)
+    )

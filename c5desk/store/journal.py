@@ -1,5 +1,8 @@
 """Autosave journal: the unsaved edits of a frame (mask, label, category, note) in journal/frame-<id>.npz.
 
+A frame with several lesions keeps its main lesion in the entry's own fields and lesions 2..n in
+more_lesions (masks mask_2, mask_3... beside `mask`).
+
 Each write replaces the frame's entry atomically (temp + fsync + rename), so after a crash an entry is
 either the previous autosave or the new one. Entries live outside the database on purpose: autosaving
 every few seconds must not contend with the write lock nor grow the audit log. Saving the annotation
@@ -19,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from c5desk.fsio import TEMP_PREFIX, fsync_folder, write_atomic
-from c5desk.store.records import JournalEntry, StoreError
+from c5desk.store.records import JournalEntry, LesionDraft, StoreError
 
 JOURNAL = "journal"
 _NAME = re.compile(r"^frame-(\d+)\.npz$")
@@ -43,13 +46,16 @@ class Journal:
             "saved_utc": entry.saved_utc,
             "descriptors": entry.descriptors,
             "provenance": entry.provenance,
+            "more_lesions": [_lesion_meta(lesion) for lesion in entry.more_lesions],
         }
+        more_masks = {f"mask_{n}": _packed(lesion.mask) for n, lesion in enumerate(entry.more_lesions, 2)}
         buffer = io.BytesIO()
         np.savez_compressed(
             buffer,
-            mask=np.packbits(entry.mask.astype(bool), axis=None),
+            mask=_packed(entry.mask),
             shape=np.asarray(entry.mask.shape, np.int64),
             meta=np.frombuffer(json.dumps(meta).encode("utf-8"), np.uint8),
+            **more_masks,
         )
         write_atomic(self.path(entry.frame_id), buffer.getvalue())
 
@@ -61,17 +67,21 @@ class Journal:
         try:
             with np.load(path, allow_pickle=False) as data:
                 shape = tuple(int(v) for v in data["shape"])
-                bits = np.unpackbits(data["mask"], count=shape[0] * shape[1])
                 meta = json.loads(bytes(data["meta"]).decode("utf-8"))
+                mask = _unpacked(data["mask"], shape)
+                more = tuple(
+                    _lesion(fields, _unpacked(data[f"mask_{n}"], shape))
+                    for n, fields in enumerate(meta.get("more_lesions") or [], 2)
+                )
             if not isinstance(meta.get("descriptors") or {}, dict):
                 raise ValueError("descriptors are not a mapping")
             if not isinstance(meta.get("provenance") or {}, dict):
                 raise ValueError("provenance is not a mapping")
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
             raise StoreError(f"autosave of frame {frame_id} is unreadable ({exc})") from exc
         return JournalEntry(
             frame_id=int(meta["frame_id"]),
-            mask=bits.reshape(shape).astype(bool),
+            mask=mask,
             label=str(meta["label"]),
             category=meta.get("category"),
             note=str(meta.get("note", "")),
@@ -79,6 +89,7 @@ class Journal:
             saved_utc=str(meta.get("saved_utc", "")),
             descriptors=meta.get("descriptors") or {},
             provenance=meta.get("provenance") or {},
+            more_lesions=more,
         )
 
     def frame_ids(self) -> list[int]:
@@ -113,3 +124,30 @@ class Journal:
                     path.unlink()
             except OSError:  # gone meanwhile, or a read-only store
                 continue
+
+
+def _packed(mask: np.ndarray) -> np.ndarray:
+    return np.packbits(mask.astype(bool), axis=None)
+
+
+def _unpacked(bits: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    return np.unpackbits(bits, count=shape[0] * shape[1]).reshape(shape).astype(bool)
+
+
+def _lesion_meta(lesion: LesionDraft) -> dict[str, object]:
+    return {
+        "label": lesion.label,
+        "category": lesion.category,
+        "note": lesion.note,
+        "descriptors": dict(lesion.descriptors or {}),
+        "provenance": dict(lesion.provenance or {}),
+    }
+
+
+def _lesion(fields: dict[str, object], mask: np.ndarray) -> LesionDraft:
+    if not isinstance(fields, dict):
+        raise ValueError("a lesion entry is not a mapping")
+    return LesionDraft(
+        mask, str(fields["label"]), fields.get("category"), str(fields.get("note", "")),  # type: ignore[arg-type]
+        fields.get("descriptors") or {}, fields.get("provenance") or {},  # type: ignore[arg-type]
+    )  # fmt: skip

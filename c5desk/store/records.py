@@ -22,6 +22,7 @@ from c5desk.lesion import lexicon
 
 LABELS = ("benign", "malignant", "normal", "unsure")
 LESION_LABELS = ("benign", "malignant")
+OUTLINED_LABELS = ("benign", "malignant", "unsure")  # what one of several lesions of a frame may be called
 OUTLINE_METHODS = ("automatic", "prompted", "hand-drawn")  # how an annotation's outline was made
 MAX_NOTE_CHARS = 4000
 _CATEGORY = re.compile(r"^(?:(bi-?rads|ti-?rads|tr)\s*)?([0-6])([abc])?$", re.IGNORECASE)
@@ -77,6 +78,33 @@ class Annotation:
 
 
 @dataclass(frozen=True)
+class Lesion:
+    """One lesion of an annotation revision (position 1 is the main lesion; the mask is loaded by
+    Store.lesion_mask)."""
+
+    position: int
+    label: str  # benign, malignant or unsure
+    category: str | None
+    note: str
+    mask_file: str
+    measurements: dict[str, Any] | None
+    descriptors: dict[str, dict[str, str]] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LesionDraft:
+    """A lesion to save or autosave: its own mask and what the clinician said about it."""
+
+    mask: np.ndarray
+    label: str
+    category: str | None = None
+    note: str = ""
+    descriptors: Mapping[str, Any] | None = None
+    provenance: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
 class PredictionRecord:
     """A model's output for a frame, stored apart from the clinician's annotation."""
 
@@ -127,6 +155,7 @@ class JournalEntry:
     saved_utc: str
     descriptors: dict[str, dict[str, str]] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
+    more_lesions: tuple[LesionDraft, ...] = ()  # lesions 2..n of a frame with several, each with its mask
 
 
 @dataclass(frozen=True)

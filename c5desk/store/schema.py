@@ -139,7 +139,32 @@ CREATE TABLE view_links (
 CREATE INDEX view_links_b ON view_links(frame_b);
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5]
+# Several lesions per frame. Each annotation revision keeps its lesions here, position 1 being the main
+# lesion; the annotation row stays the frame's summary: the union of the lesion masks (what segmentation
+# trains on and corrections are measured with) and the main lesion's label, category, note, measurements,
+# descriptors and provenance. A revision with an empty mask (a label alone, or "normal") has no lesion.
+# Stores written before this version had one lesion per revision: it is copied here as position 1.
+_V6 = """
+CREATE TABLE lesions (
+    id            INTEGER PRIMARY KEY,
+    annotation_id INTEGER NOT NULL REFERENCES annotations(id),
+    position      INTEGER NOT NULL CHECK (position >= 1),
+    label         TEXT NOT NULL CHECK (label IN ('benign', 'malignant', 'unsure')),
+    category      TEXT,
+    note          TEXT NOT NULL DEFAULT '',
+    mask_file     TEXT NOT NULL,
+    measurements  TEXT,
+    descriptors   TEXT,
+    provenance    TEXT,
+    UNIQUE (annotation_id, position)
+);
+INSERT INTO lesions (annotation_id, position, label, category, note, mask_file, measurements, descriptors,
+                     provenance)
+    SELECT id, 1, label, category, note, mask_file, measurements, descriptors, provenance
+    FROM annotations WHERE measurements IS NOT NULL AND label IN ('benign', 'malignant', 'unsure');
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

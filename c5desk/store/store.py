@@ -6,6 +6,7 @@ versions, an audit log and an autosave journal.
         store.add_prediction(frame_id, "c5net-1", 0.81, 0.7, model_mask)
         store.journal_write(frame_id, edited_mask, "malignant")   # autosave while editing
         store.save_annotation(frame_id, edited_mask, "malignant", model_version="c5net-1")
+        store.save_lesions(frame_id, [LesionDraft(mask_1, "malignant"), LesionDraft(mask_2, "benign")])
 
 Folder layout: c5desk-store.sqlite (WAL), objects/ab/<sha256>.png (frames and masks, content-addressed,
 immutable), journal/frame-<id>.npz (unsaved edits), .c5desk-locks/ (which Stores have it open:
@@ -34,7 +35,7 @@ No Qt, no torch: the training process imports this too.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,8 @@ from c5desk.store.records import (
     AuditEntry,
     FrameRecord,
     JournalEntry,
+    Lesion,
+    LesionDraft,
     ModelVersion,
     PredictionRecord,
     StoreError,
@@ -229,6 +232,26 @@ class Store:
             descriptors=descriptors, provenance=provenance, action=action,
         )  # fmt: skip
 
+    def save_lesions(
+        self,
+        frame_id: int,
+        drafts: Sequence[LesionDraft],
+        model_version: str | None = None,
+        *,
+        action: str = "save_annotation",
+    ) -> Annotation:
+        """Save the frame's lesions, the main one first, as its next revision (see Annotations)."""
+        return self._annotations.save_lesions(frame_id, drafts, model_version, action=action)
+
+    def lesions(self, annotation: Annotation) -> tuple[Lesion, ...]:
+        return self._annotations.lesions(annotation)
+
+    def lesion_mask(self, lesion: Lesion) -> np.ndarray:
+        return self._annotations.lesion_mask(lesion)
+
+    def lesion_drafts(self, annotation: Annotation) -> list[LesionDraft]:
+        return self._annotations.drafts(annotation)
+
     def annotation(self, frame_id: int, revision: int | None = None) -> Annotation | None:
         return self._annotations.get(frame_id, revision)
 
@@ -275,8 +298,10 @@ class Store:
         note: str = "",
         descriptors: Mapping[str, Any] | None = None,
         provenance: Mapping[str, Any] | None = None,
+        more_lesions: Sequence[LesionDraft] = (),
     ) -> None:
-        self._autosave.write(frame_id, mask, label, category, note, descriptors, provenance)
+        """Autosave a frame's unsaved edits: the main lesion's (or the frame's), and lesions 2..n."""
+        self._autosave.write(frame_id, mask, label, category, note, descriptors, provenance, more_lesions)
 
     def journal_entries(self) -> list[JournalEntry]:
         return self._autosave.entries()

@@ -11,14 +11,11 @@ import pytest
 
 from c5desk.errors import ReadError
 from c5desk.inference import Predictor, make_predictor
-from c5desk.io import open_source
-from c5desk.io.frame import Frame
 from c5desk.lesion.measure import lesion_contours, measure_mask
 from c5desk.model.bundle import make_random_bundle
 from c5desk.reading.document import Document, DocumentError, Origin
 from c5desk.reading.session import Session
 from c5desk.settings import RESOURCES
-from c5desk.store import Store
 
 SAMPLE = RESOURCES / "samples" / "bus_sample.png"
 
@@ -27,18 +24,6 @@ SAMPLE = RESOURCES / "samples" / "bus_sample.png"
 def predictor(tmp_path_factory) -> Predictor:
     bundle = make_random_bundle(tmp_path_factory.mktemp("bundles") / "tiny", arch="c5net_tiny", input_size=64)
     return make_predictor(bundle, device="cpu", backend="torch")
-
-
-@pytest.fixture(scope="module")
-def frame() -> Frame:
-    with open_source(SAMPLE) as source:
-        return source.frame(0)
-
-
-@pytest.fixture
-def store(tmp_path: Path):
-    with Store.open(tmp_path / "dataset", create=True) as opened:
-        yield opened
 
 
 def lesion(shape: tuple[int, int]) -> np.ndarray:

@@ -3,32 +3,16 @@ saved with provenance, autosaved and recovered, and loaded back as the clinician
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
 
 from c5desk.errors import C5Error
-from c5desk.io import open_source
 from c5desk.io.frame import Frame
 from c5desk.reading.document import Document, Origin
 from c5desk.settings import RESOURCES
-from c5desk.store import Store
 
 SAMPLE = RESOURCES / "samples" / "bus_sample.png"
-
-
-@pytest.fixture(scope="module")
-def frame() -> Frame:
-    with open_source(SAMPLE) as source:
-        return source.frame(0)
-
-
-@pytest.fixture
-def store(tmp_path: Path):
-    with Store.open(tmp_path / "dataset", create=True) as opened:
-        yield opened
 
 
 def outlined(frame: Frame) -> Document:
