@@ -1,6 +1,6 @@
 """scripts/screenshot.py, issue 13's proof pictures: `--scenario box` drives a window offscreen and writes a
-1280x720 PNG showing the dragged box and the outline inside it; `--scenario lesions` alone says the feature
-is not built and fails, writing nothing."""
+1280x720 PNG showing the dragged box and the outline inside it; `--scenario lesions` shows two lesions boxed
+on a real BUS-UCLM frame, the other one dashed in its colour."""
 
 from __future__ import annotations
 
@@ -57,8 +57,21 @@ def test_the_box_scenario_writes_a_1280x720_picture_of_the_box_and_its_outline(t
     assert pixels_near(image, POSITIVE_RGB) > 200  # the dragged box (green, dashed)
 
 
-def test_the_lesions_scenario_alone_says_it_is_not_built_and_fails(tmp_path: Path) -> None:
+@pytest.mark.slow
+@pytest.mark.timeout(HANG_GUARD_S + 60)
+def test_the_lesions_scenario_shows_two_lesions_on_a_real_frame(tmp_path: Path) -> None:
+    pytest.importorskip("PySide6")
+    from PIL import Image
+
+    from c5desk.gui.overlays import CONTOUR_RGB, LESION_RGB
+    from c5desk.settings import data_root
+
+    if not (data_root() / "bus_uclm").is_dir():
+        pytest.skip(f"bus_uclm not found under {data_root()} (set C5DESK_DATA)")
     result = run_script("--scenario", "lesions", "--out-dir", str(tmp_path))
-    assert result.returncode != 0
-    assert "scenario lesions: not available yet (several lesions per frame is not built)" in result.stdout
-    assert not tmp_path.exists() or not any(tmp_path.iterdir())  # nothing faked
+    assert result.returncode == 0, result.stdout + result.stderr
+    with Image.open(tmp_path / "lesions.png") as opened:
+        assert opened.size == (1280, 720)
+        image = np.asarray(opened.convert("RGB"))
+    assert pixels_near(image, CONTOUR_RGB) > 200  # the active lesion's outline (yellow)
+    assert pixels_near(image, LESION_RGB[0]) > 100  # lesion 1, dashed in its own colour

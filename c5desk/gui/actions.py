@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from c5desk.gui.main_window import MainWindow
 
 USEFUL = "The unannotated dataset frame the model is least sure about (active learning)"
-MENUS = ("File", "Edit", "Measure", "Label", "Navigate", "View", "Model", "Help")
+MENUS = ("File", "Edit", "Measure", "Lesion", "Label", "Navigate", "View", "Model", "Help")
 
 
 @dataclass(frozen=True)
@@ -138,6 +138,37 @@ ACTIONS: tuple[Act, ...] = (
         "Link as orthogonal view (3 diameters)",
         _opener("caliper_commands", "link_view"),
         tip="This view's long axis with view 1's: three diameters and the ellipsoid volume",
+    ),
+    # several lesions on a frame (lesion_panel.py): each with its own outline, label, category and note
+    Act(
+        "add_lesion",
+        "Lesion",
+        "New lesion",
+        _opener("lesion_panel", "add_lesion"),
+        ("Ctrl+L",),
+        "Another lesion on this frame, with its own outline, label and measurements",
+    ),
+    Act("next_lesion", "Lesion", "Next lesion", _opener("lesion_panel", "next_lesion"), ("Ctrl+Shift+L",)),
+    Act(
+        "remove_lesion",
+        "Lesion",
+        "Remove lesion",
+        _opener("lesion_panel", "remove_lesion"),
+        tip="Remove the selected lesion and its outline from this frame",
+    ),
+    Act(
+        "split_lesions",
+        "Lesion",
+        "Split",
+        _opener("lesion_panel", "split_lesions"),
+        tip="Each separate region of the outline becomes its own lesion (the largest stays)",
+    ),
+    Act(
+        "main_lesion",
+        "Lesion",
+        "Make main",
+        _opener("lesion_panel", "make_main"),
+        tip="The selected lesion becomes lesion 1: the frame's main lesion in the dataset and exports",
     ),
     Act("label_benign", "Label", "Benign", _label("benign"), ("1",)),
     Act("label_malignant", "Label", "Malignant", _label("malignant"), ("2",)),

@@ -15,7 +15,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from c5desk.gui.overlays import CONTOUR_RGB, MaskItem, ToolSurface, contour_path, heat_lut
+from c5desk.gui.overlays import CONTOUR_RGB, MaskItem, OtherLesionsItem, ToolSurface, contour_path, heat_lut
 from c5desk.reading.document import Document
 from c5desk.reading.edit import MAX_BRUSH_RADIUS, Box
 
@@ -53,6 +53,7 @@ class Canvas(pg.GraphicsView):
         self.heat_item = pg.ImageItem(lut=heat_lut(), levels=(0.0, 1.0))
         self.mask_item = MaskItem()
         self.surface = ToolSurface(self)
+        self.other_lesions = OtherLesionsItem()  # a frame's other lesions, dashed with their numbers
         self.contour_item = QtWidgets.QGraphicsPathItem()
         self.contour_item.setPen(_cosmetic_pen(CONTOUR_RGB, 2))
         self.cursor_item = QtWidgets.QGraphicsEllipseItem()
@@ -67,7 +68,8 @@ class Canvas(pg.GraphicsView):
         self.marks = {True: QtWidgets.QGraphicsPathItem(), False: QtWidgets.QGraphicsPathItem()}
         for positive, item in self.marks.items():
             item.setPen(_cosmetic_pen(POSITIVE_RGB if positive else NEGATIVE_RGB, 2.5))
-        layers = (self.image_item, self.heat_item, self.mask_item, self.contour_item, self.preview_item,
+        layers = (self.image_item, self.heat_item, self.mask_item, self.other_lesions, self.contour_item,
+                  self.preview_item,
                   self.lasso_item, self.box_item, *self.marks.values(), self.cursor_item,
                   self.surface)  # fmt: skip
         for z, item in enumerate(layers):
@@ -102,6 +104,7 @@ class Canvas(pg.GraphicsView):
                 item.clear()
             self.mask_item.set_mask(np.zeros((1, 1), bool))
             self.contour_item.setPath(QtGui.QPainterPath())
+            self.other_lesions.show_lesions(None)
             self.show_threshold_preview(None)
             self._pending_marks = []
             self.show_marks()
@@ -143,6 +146,7 @@ class Canvas(pg.GraphicsView):
             return
         self.mask_item.set_mask(mask)
         self.contour_item.setPath(contour_path(mask))
+        self.other_lesions.show_lesions(self.document)
         self._pending_marks = []
         self.show_marks()
 

@@ -15,6 +15,7 @@ fail reports a message and leaves the window usable; nothing typed or painted is
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -29,6 +30,7 @@ from c5desk.gui.cine_strip import ClipScorer
 from c5desk.gui.descriptor_panel import DescriptorPanel
 from c5desk.gui.edit_tools import EditTools
 from c5desk.gui.label_panel import LabelPanel
+from c5desk.gui.lesion_panel import LesionPanel, select_lesion
 from c5desk.gui.model_controls import ModelControls
 from c5desk.gui.model_link import ModelLink
 from c5desk.gui.node_process import NodeProcess
@@ -116,8 +118,9 @@ class MainWindow(CineMixin, QtWidgets.QMainWindow):
         self.score_panel, self.label_panel = ScorePanel(), LabelPanel()
         self.descriptor_panel = DescriptorPanel()
         self.tool_panel = ToolPanel(self.actions)
+        self.lesion_panel = LesionPanel(self.actions)
         self.side, self.side_tabs = side_column(
-            self.score_panel, self.label_panel, self.tool_panel, self.descriptor_panel
+            self.score_panel, self.lesion_panel, self.label_panel, self.tool_panel, self.descriptor_panel
         )
         self.side_scroll = QtWidgets.QScrollArea()
         self.side_scroll.setWidget(self.side)
@@ -152,8 +155,9 @@ class MainWindow(CineMixin, QtWidgets.QMainWindow):
         self.link.failed.connect(self.show_error)
         self.canvas.edited.connect(self.reading.edited)
         self.canvas.brush_radius_changed.connect(self.tool_panel.brush_size.setValue)
-        self.label_panel.changed.connect(self._update_title)
         self.descriptor_panel.changed.connect(self._refresh_panels)  # the terms beside the score, the title
+        self.label_panel.changed.connect(self._refresh_panels)  # the lesion list shows each one's label
+        self.lesion_panel.selected.connect(partial(select_lesion, self))
         tp = self.tool_panel
         tp.brush_size.valueChanged.connect(self.canvas.set_brush_radius)
         tp.threshold.valueChanged.connect(self.edits.threshold)
@@ -302,6 +306,7 @@ class MainWindow(CineMixin, QtWidgets.QMainWindow):
         if doc is not None:
             self._explain_missing_score(doc)
         self.descriptor_panel.show_document(doc)
+        self.lesion_panel.show_document(doc)
         self.score_panel.show_terms(doc.descriptors if doc is not None else {})
         self._update_title()
 

@@ -1,4 +1,5 @@
-"""Scene items drawn over the frame: the mask fill (fast partial updates), its contour, the heat map LUT.
+"""Scene items drawn over the frame: the mask fill (fast partial updates), its contour, the heat map LUT, and
+a frame's other lesions (dashed, numbered, in the colours of the lesion list).
 
 The mask fill is the item a brush stroke redraws dozens of times a second, so it keeps a premultiplied
 ARGB buffer the size of the frame, recolours only the box a stamp changed, and asks Qt to repaint only that
@@ -7,6 +8,8 @@ box. pyqtgraph's ImageItem would rebuild the whole image on every stamp.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
 import pyqtgraph as pg
@@ -14,8 +17,14 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from c5desk.reading.edit import Box
 
+if TYPE_CHECKING:
+    from c5desk.reading.document import Document
+
 MASK_RGB = (0, 200, 255)  # cyan: stands out on grey ultrasound, unlike red/green for the colour-blind
 CONTOUR_RGB = (255, 220, 0)
+# Okabe-Ito colours (told apart with colour-blindness), none close to the active lesion's cyan fill
+LESION_RGB = ((230, 159, 0), (204, 121, 167), (0, 158, 115), (240, 228, 66), (213, 94, 0), (86, 180, 233))
+ACTIVE_RGB = MASK_RGB
 
 
 def premultiplied(rgb: tuple[int, int, int], alpha: float) -> np.uint32:
@@ -125,3 +134,44 @@ def heat_lut() -> np.ndarray:
     rgb = np.stack([np.interp(p, stops[:, 0], stops[:, i]) for i in (1, 2, 3)], axis=1)
     alpha = np.clip(p * 1.6, 0, 1) * 255  # low probabilities fade out so the anatomy stays visible
     return np.column_stack([rgb, alpha]).astype(np.uint8)
+
+
+def lesion_colour(number: int, active: bool) -> tuple[int, int, int]:
+    return ACTIVE_RGB if active else LESION_RGB[(number - 1) % len(LESION_RGB)]
+
+
+class OtherLesionsItem(QtWidgets.QGraphicsItemGroup):
+    """The lesions other than the active one over the frame: dashed outlines with their numbers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._parts: list[QtWidgets.QGraphicsItem] = []
+
+    def show_lesions(self, doc: Document | None) -> None:
+        for part in self._parts:
+            self.removeFromGroup(part)
+            if part.scene() is not None:
+                part.scene().removeItem(part)
+        self._parts = []
+        for number, mask in doc.other_lesion_masks() if doc is not None else []:
+            self._add(number, mask)
+
+    def _add(self, number: int, mask: np.ndarray) -> None:
+        colour = QtGui.QColor(*lesion_colour(number, False))
+        outline = QtWidgets.QGraphicsPathItem(contour_path(mask))
+        pen = QtGui.QPen(colour, 2, QtCore.Qt.PenStyle.DashLine)
+        pen.setCosmetic(True)
+        outline.setPen(pen)
+        tag = QtWidgets.QGraphicsSimpleTextItem(str(number))
+        tag.setBrush(colour)
+        font = tag.font()
+        font.setBold(True)
+        font.setPointSizeF(max(font.pointSizeF(), 9.0) * 1.4)
+        tag.setFont(font)
+        tag.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
+        rows, cols = np.nonzero(mask)
+        if rows.size:
+            tag.setPos(float(cols.min()), float(rows.min()))
+        for part in (outline, tag):
+            self.addToGroup(part)
+            self._parts.append(part)

@@ -139,9 +139,9 @@ def clip_actions(window) -> dict[str, QtGui.QAction]:
     return actions
 
 
-def side_column(score, label, tools, descriptors) -> tuple[QtWidgets.QWidget, QtWidgets.QTabWidget]:
-    """The reading column, compact enough for 1280×720: the score and the label always in view, then the
-    mask tools, the view settings and the BI-RADS descriptors as tabs (one shows at a time)."""
+def side_column(score, lesions, label, tools, descriptors) -> tuple[QtWidgets.QWidget, QtWidgets.QTabWidget]:
+    """The reading column, compact enough for 1280×720: the score, the lesion list and the label always in
+    view, then the mask tools, the view settings and the BI-RADS descriptors as tabs (one shows at a time)."""
     tabs = QtWidgets.QTabWidget()
     tabs.setDocumentMode(True)
     tabs.addTab(tools, "Correct")
@@ -150,15 +150,28 @@ def side_column(score, label, tools, descriptors) -> tuple[QtWidgets.QWidget, Qt
         tabs.addTab(view_box, "View")
     tabs.addTab(descriptors, "Descriptors")
     label.note.setMaximumHeight(40)  # two lines show; a longer note scrolls
+    _beside_category(label, lesions)
     side = QtWidgets.QWidget()
     column = QtWidgets.QVBoxLayout(side)
-    for widget in (score, label, tabs):
+    for widget in (score, lesions, label, tabs):
         column.addWidget(widget)
     column.addStretch(1)
     for layout in side.findChildren(QtWidgets.QLayout):  # tighter than the style's roomy defaults
         layout.setContentsMargins(*[min(m, 4) for m in layout.getContentsMargins()])
         layout.setSpacing(3)
     return side, tabs
+
+
+def _beside_category(label, lesions) -> None:
+    """The lesion buttons on the label panel's category row: the label is the active lesion's."""
+    layout = label.layout()
+    index = layout.indexOf(label.category)
+    layout.removeWidget(label.category)
+    row = QtWidgets.QHBoxLayout()
+    row.addWidget(label.category, stretch=1)
+    row.addWidget(lesions.controls)
+    layout.insertLayout(index, row)
+    lesions.label_box = label
 
 
 class WideEnough(QtCore.QObject):

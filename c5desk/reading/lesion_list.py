@@ -77,10 +77,15 @@ class LesionList:
     def select_lesion(self, index: int) -> None:
         """Make lesion `index` the one every tool edits."""
         lesion_id = self._lesion_ids[self._checked_index(index)]
+        if lesion_id != self._active_id and self.editor.in_stroke:
+            raise DocumentError("finish the brush stroke before selecting another lesion")
+        self._swap_to(lesion_id)
+
+    def _swap_to(self, lesion_id: int) -> None:
+        """Park the active lesion's state and bring lesion `lesion_id`'s in (a stroke in progress travels
+        with its editor, so visiting lesions mid-stroke loses nothing)."""
         if lesion_id == self._active_id:
             return
-        if self.editor.in_stroke:
-            raise DocumentError("finish the brush stroke before selecting another lesion")
         self._parked[self._active_id] = {name: getattr(self, name) for name in LESION_STATE}
         for name, value in self._parked.pop(lesion_id).items():
             setattr(self, name, value)
@@ -90,6 +95,8 @@ class LesionList:
         """A new lesion (empty, or outlined by `mask`) after the others, made active; returns its index."""
         if self.lesion_count >= MAX_LESIONS:
             raise DocumentError(f"a frame keeps at most {MAX_LESIONS} lesions")
+        if self.editor.in_stroke:
+            raise DocumentError("finish the brush stroke before adding a lesion")
         lesion_id, self._next_lesion_id = self._next_lesion_id, self._next_lesion_id + 1
         self._parked[lesion_id] = self._fresh_state(mask)
         self._lesion_ids.append(lesion_id)
@@ -143,17 +150,17 @@ class LesionList:
     @contextmanager
     def each_lesion(self) -> Iterator[Iterator[int]]:
         """Iterate lesion indices with each lesion active in turn; the active lesion is restored after."""
-        active = self.active_lesion
+        active = self._active_id
 
         def visit() -> Iterator[int]:
-            for index in range(self.lesion_count):
-                self.select_lesion(index)
+            for index, lesion_id in enumerate(list(self._lesion_ids)):
+                self._swap_to(lesion_id)
                 yield index
 
         try:
             yield visit()
         finally:
-            self.select_lesion(active)
+            self._swap_to(active)
 
     # ---- what saving and autosaving take ---------------------------------------------------------------
     def lesion_drafts(self, label_for_empty: str | None = None) -> list[LesionDraft]:

@@ -6,55 +6,12 @@ The tiny test bundle's probability map is noise, so each test gives the document
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-import cv2
 import numpy as np
 import pytest
-from gui_helpers import drag, to_viewport, wait_for_model, wait_for_score
-from PySide6 import QtCore, QtGui, QtWidgets
-
-from c5desk.gui.model_link import wire_prompts
-from c5desk.settings import RESOURCES
+from gui_helpers import SMALL, click, drag, wait_for_score, with_two_blobs
+from PySide6 import QtCore
 
 pytestmark = pytest.mark.timeout(180)
-SAMPLE = RESOURCES / "samples" / "bus_sample.png"
-BIG, SMALL = ((90, 110), 30), ((220, 90), 18)  # (centre x, y), radius of the two candidate regions
-
-
-def blob(shape: tuple[int, int], centre: tuple[int, int], radius: int) -> np.ndarray:
-    out = np.zeros(shape, np.uint8)
-    cv2.circle(out, centre, radius, 1, -1)
-    return out > 0
-
-
-def with_two_blobs(qtbot, make_window):
-    """A window showing the sample with a two-blob probability map; the model's mask is both blobs."""
-    window = make_window()
-    wire_prompts(window)  # idempotent: MainWindow._connect may call it already
-    wait_for_model(qtbot, window)
-    assert window.open_path(str(SAMPLE))
-    wait_for_score(qtbot, window)
-    doc = window.document
-    big, small = blob(doc.frame.shape, *BIG), blob(doc.frame.shape, *SMALL)
-    prob = cv2.GaussianBlur((0.9 * big + 0.8 * small).astype(np.float32), (9, 9), 3)
-    doc.prediction = replace(doc.prediction, prob=prob, mask=prob >= 0.5)
-    doc.editor.reset(doc.prediction.mask)
-    window.canvas.set_document(doc)
-    return window, doc, big, small
-
-
-def click(canvas, x: float, y: float, button=QtCore.Qt.MouseButton.LeftButton) -> None:
-    """A real press + release of `button` at frame pixel (x, y)."""
-    viewport, point = canvas.viewport(), QtCore.QPointF(to_viewport(canvas, x, y))
-    steps = ((QtCore.QEvent.Type.MouseButtonPress, button),
-             (QtCore.QEvent.Type.MouseButtonRelease, QtCore.Qt.MouseButton.NoButton))  # fmt: skip
-    for kind, buttons in steps:
-        event = QtGui.QMouseEvent(
-            kind, point, viewport.mapToGlobal(point), button, buttons, QtCore.Qt.KeyboardModifier.NoModifier
-        )
-        QtWidgets.QApplication.sendEvent(viewport, event)
-    QtWidgets.QApplication.processEvents()
 
 
 def wait_for_steps(qtbot, window, doc, count: int) -> None:
