@@ -120,9 +120,10 @@ def load_labelled(
 
     A category or note that cannot be read is not needed here: it is taken as unknown, with a warning."""
     table, _ignored = read_table(folder)
-    items = []
+    items: list[tuple] = []
+    where: dict[str, int] = {}  # image -> its sample's index
     for entry in table:
-        row, line, where = entry.values, entry.line, f"{folder.name}/labels.csv line {entry.line}"
+        row, line, at = entry.values, entry.line, f"{folder.name}/labels.csv line {entry.line}"
         split = row.get("split", "")
         if (splits is not None and split not in splits) or (split and split in exclude):
             continue
@@ -131,15 +132,30 @@ def load_labelled(
                 raise DataError(entry.problem)
             prepared = prepare_row(folder, line, row, strict=False)
         except C5Error as exc:
-            raise DataError(f"{where}: {exc}") from exc
-        warn_unneeded(where, prepared.warnings)
+            raise DataError(f"{at}: {exc}") from exc
+        warn_unneeded(at, prepared.warnings)
         image, mask = frame_sample(prepared.frame.grey, prepared.mask, prepared.frame.region, size)
         group = row.get("group") or prepared.case_key or f"row{line}"
-        items.append((image, mask, CLASS_INDEX.get(prepared.label, IGNORE), group, row["image"]))
+        sample = (image, mask, CLASS_INDEX.get(prepared.label, IGNORE), group, row["image"])
+        _add_lesion_row(items, where, sample)
     if not items:
         wanted = f" with split in {list(splits)}" if splits is not None else ""
         raise DataError(f"{folder}: no usable rows{wanted}")
     return from_arrays(items, size)
+
+
+def _add_lesion_row(items: list[tuple], where: dict[str, int], item: tuple) -> None:
+    """Rows naming the same image are the lesions of one frame (a labelled folder with a `lesion` column):
+    one sample whose mask is their union, malignant when any lesion is (as the store's frame verdict)."""
+    name = item[4]
+    if name not in where:
+        where[name] = len(items)
+        items.append(item)
+        return
+    image, mask, label, group, _name = items[where[name]]
+    labels = {label, item[2]} - {IGNORE}
+    merged = max(labels) if labels else IGNORE  # malignant (1) over benign (0)
+    items[where[name]] = (image, np.maximum(mask, item[1]), merged, group, name)
 
 
 def load_store(folder: Path, size: int, split: str | None = None) -> Samples:

@@ -1,8 +1,10 @@
 """`c5desk export STORE --format FORMAT --out DIR`: the store's annotations as files others can use.
 
-Formats: masks (PNG), coco (JSON with RLE masks + images), csv (one row per lesion), labelled-folder
-(labels.csv + images + masks, re-importable), dicom-seg (DICOM SEG; de-identified unless --keep-identity,
-which needs --dicom-sources pointing at the original DICOM files), report (one HTML page per case).
+Formats: masks (PNG), coco (JSON with RLE masks + images, one annotation per lesion), csv (one row per
+lesion), labelled-folder (labels.csv + images + masks, one row per lesion; coco and labelled-folder are
+re-importable by `c5desk import`), dicom-seg (DICOM SEG, one segment per lesion; de-identified unless
+--keep-identity, which needs --dicom-sources pointing at the original DICOM files), report (one HTML page
+per case).
 DIR must not exist or be an empty folder, in an existing folder; never a symbolic link (the export would
 land beside the link's target, not in it); it appears complete or not at all. A bad DIR is reported in one
 line before the store is opened. Staging folders that killed exports left beside DIR are removed.

@@ -1,7 +1,9 @@
 """`c5desk import STORE SRC... [--max-frames N] [--keep-identity]`: seed a dataset store.
 
 A SRC that is a folder with labels.csv (or a labels.csv file) is imported as a labelled folder: frames
-with their final masks and labels. Any other SRC (files, folders, DICOM, video) adds unlabelled frames.
+with their final masks and labels (rows of one image with "lesion" numbers: that frame's lesions). A
+folder with annotations.json (or that file) is a COCO folder: each image a frame, its annotations its
+lesions (coco_import). Any other SRC (files, folders, DICOM, video) adds unlabelled frames.
 The store folder is created when missing.
 
 Frames are de-identified on the way in: what lies around the imaging region and burned-in text inside it
@@ -20,6 +22,7 @@ import sys
 from pathlib import Path
 
 from c5desk.store import Store
+from c5desk.store.coco_import import COCO_FILE, import_coco_folder, is_coco_folder
 from c5desk.store.importer import ImportReport, import_frames, import_labelled_folder, is_labelled_folder
 from c5desk.store.labelled import LABELS_CSV
 
@@ -33,7 +36,10 @@ KEEP_IDENTITY_WARNING = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("store", help="dataset store folder (created when missing)")
     parser.add_argument(
-        "sources", nargs="+", help="a labelled folder (with labels.csv), or files/folders of frames"
+        "sources",
+        nargs="+",
+        help="a labelled folder (with labels.csv), a COCO folder (with annotations.json), or files/folders"
+        " of frames",
     )
     parser.add_argument(
         "--max-frames",
@@ -65,7 +71,7 @@ def _positive(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    labelled, plain = _split_sources(args.sources)
+    labelled, coco, plain = _split_sources(args.sources)
     reports: list[tuple[str, ImportReport]] = []
     identity = {"keep_identity": True} if args.keep_identity else {}  # the importers clean by default
     if args.keep_identity:
@@ -74,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
         for folder in labelled:
             report = import_labelled_folder(store, folder, **identity)
             reports.append((f"labelled folder {folder.name}", report))
+        for folder in coco:
+            reports.append((f"COCO folder {folder.name}", import_coco_folder(store, folder, **identity)))
         if plain:
             reports.append(("frames", import_frames(store, plain, args.max_frames, **identity)))
     for title, report in reports:
@@ -81,16 +89,19 @@ def run(args: argparse.Namespace) -> int:
     return 0 if any(report.succeeded for _, report in reports) else 1
 
 
-def _split_sources(sources: list[str]) -> tuple[list[Path], list[Path]]:
-    labelled, plain = [], []
+def _split_sources(sources: list[str]) -> tuple[list[Path], list[Path], list[Path]]:
+    """(labelled folders, COCO folders, the rest); a folder with both tables is read as labelled."""
+    labelled, coco, plain = [], [], []
     for source in map(Path, sources):
         if source.is_file() and source.name.lower() == LABELS_CSV:
             labelled.append(source.parent)
         elif is_labelled_folder(source):
             labelled.append(source)
+        elif (source.is_file() and source.name.lower() == COCO_FILE) or is_coco_folder(source):
+            coco.append(source.parent if source.is_file() else source)
         else:
             plain.append(source)
-    return labelled, plain
+    return labelled, coco, plain
 
 
 def _print_report(title: str, report: ImportReport) -> None:
@@ -101,6 +112,8 @@ def _print_report(title: str, report: ImportReport) -> None:
     )
     for duplicate in report.duplicates[:MAX_LISTED_FAILURES]:
         print(f"  DUPLICATE {duplicate.where}: {duplicate.reason}")
+    for note in report.notes[:MAX_LISTED_FAILURES]:
+        print(f"  NOTE {note.where}: {note.reason}")
     if report.ignored_columns:
         print(f"  ignored columns: {', '.join(report.ignored_columns)}")
     for failure in report.failures[:MAX_LISTED_FAILURES]:

@@ -251,7 +251,11 @@ class ReadingController:
         if doc is None or doc.prediction is None:
             self.view.show_status("No model result to accept yet")
             return False
-        note = doc.accept_ai()  # the mask; the label only when the clinician has not set one
+        try:
+            note = doc.accept_ai()  # the mask; the label only when the clinician has not set one
+        except C5Error as exc:  # several lesions, one neither labelled nor scored yet
+            self.view.show_status(str(exc))
+            return False
         self.edited(redraw=True)
         saved = self.save()
         if note:  # after "Saved …": the clinician must see that the model disagrees with the kept label

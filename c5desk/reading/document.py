@@ -202,9 +202,12 @@ class Document(StoredDocument, LesionList):
 
     def accept_ai(self) -> str | None:
         """Take the model's mask (one undo step) and its label only when none is set: a clinician's label
-        is never overwritten. Returns a note when the kept label differs from the model's verdict."""
+        is never overwritten. Returns a note when the kept label differs from the model's verdict. With
+        several lesions the outlines are the clinician's: see accept_lesion_verdicts."""
         if self.prediction is None:
             raise DocumentError("there is no model result to accept for this frame")
+        if self.lesion_count > 1:
+            return self.accept_lesion_verdicts()
         self.editor.apply(self.prediction.mask, "accept AI result")
         verdict = "malignant" if self.prediction.p_malignant >= 0.5 else "benign"
         if self.label is None:

@@ -162,6 +162,24 @@ class LesionList:
         finally:
             self._swap_to(active)
 
+    def accept_lesion_verdicts(self) -> str | None:
+        """`A` on a frame with several lesions: every outline stays; each lesion without a label takes the
+        verdict of its own score (the mask-conditioned re-score). Returns a note on what it could not do."""
+        unscored, disagree = [], []
+        with self.each_lesion() as lesions:
+            for index in lesions:
+                score = self.score  # type: ignore[attr-defined]
+                verdict = None if score.pending else score.model_label
+                if self.label is None and verdict is not None:
+                    self.label = verdict
+                elif self.label is None:
+                    unscored.append(str(index + 1))
+                elif verdict is not None and self.label in ("benign", "malignant") and self.label != verdict:
+                    disagree.append(f"lesion {index + 1} is {self.label}, the model says {verdict}")
+        if unscored:
+            raise DocumentError(f"lesion {', '.join(unscored)} has no label and no score yet: label it")
+        return "; ".join(disagree) or None
+
     # ---- what saving and autosaving take ---------------------------------------------------------------
     def lesion_drafts(self, label_for_empty: str | None = None) -> list[LesionDraft]:
         """Every outlined lesion as the store saves it; DocumentError names a lesion without a label."""

@@ -12,9 +12,22 @@ where uncertainty is that of the frame's prediction by the model in use (else it
 case_change the mean change clinicians made on the already annotated frames of the same case (study):
 frames of a study where the model was overruled are likely where it is wrong again. Frames never scored
 come after all scored ones (their usefulness is unknown), ordered by case_change, then frame id.
+
+Frames with several lesions (store.lesions): the model gives one mask and one verdict per frame, so
+  seg_change is measured on the union of the lesion masks (a lesion the model missed, or one it
+             outlined that the clinician removed, lowers the Dice like any other outline correction);
+  label_flip compares the model's verdict with the frame's verdict: malignant when any lesion is, else
+             benign when any is (lesions called unsure do not count; all unsure: not comparable). The flip
+             stored at save time compares the main lesion only, so for these frames it is recomputed here
+             from the lesions and the prediction the clinician corrected: a benign main lesion beside a
+             malignant one the model called malignant is no overturned verdict, a malignant second lesion
+             the model called benign is one.
+Hard examples of equal change put frames with more lesions first (more to learn from one frame).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -32,11 +45,42 @@ def correction(
     return seg_change, flip
 
 
-_RANK_SQL = """
-WITH latest AS (
-    SELECT a.frame_id, a.seg_change, a.label_flip FROM annotations a
+def frame_verdict(lesion_labels: Sequence[str]) -> str | None:
+    """The verdict of a frame's lesions that a model's one verdict is compared with (see above)."""
+    for label in ("malignant", "benign"):
+        if label in lesion_labels:
+            return label
+    return None
+
+
+# The latest annotation of each frame with its change; label_flip recomputed for several lesions (above).
+_LATEST_SQL = """
+lesion_counts AS (
+    SELECT annotation_id, COUNT(*) AS n, MAX(label = 'malignant') AS malignant,
+        MAX(label = 'benign') AS benign
+    FROM lesions GROUP BY annotation_id
+),
+latest_read AS (
+    SELECT a.frame_id, a.seg_change, a.label_flip, COALESCE(lc.n, 0) AS lesions,
+        CASE WHEN lc.malignant THEN 'malignant' WHEN lc.benign THEN 'benign' END AS verdict,
+        CASE WHEN lc.n > 1 THEN COALESCE(
+            (SELECT p.label FROM predictions p WHERE p.frame_id = a.frame_id
+             AND p.model_version = a.model_version ORDER BY p.id DESC LIMIT 1),
+            (SELECT p.label FROM predictions p WHERE p.frame_id = a.frame_id ORDER BY p.id DESC LIMIT 1)
+        ) END AS model_label
+    FROM annotations a LEFT JOIN lesion_counts lc ON lc.annotation_id = a.id
     WHERE a.revision = (SELECT MAX(b.revision) FROM annotations b WHERE b.frame_id = a.frame_id)
 ),
+latest AS (
+    SELECT frame_id, seg_change, lesions, CASE
+        WHEN lesions <= 1 THEN label_flip
+        WHEN verdict IS NULL OR model_label IS NULL THEN NULL
+        ELSE verdict <> model_label END AS label_flip
+    FROM latest_read
+)"""
+
+_RANK_SQL = f"""
+WITH {_LATEST_SQL},
 case_change AS (
     SELECT f.case_id, AVG(MAX(COALESCE(l.seg_change, 0), COALESCE(l.label_flip, 0))) AS change
     FROM latest l JOIN frames f ON f.id = l.frame_id
@@ -57,12 +101,12 @@ ORDER BY c.uncertainty IS NULL, COALESCE(c.uncertainty, 0) + COALESCE(cc.change,
 LIMIT ?
 """
 
-_HARD_SQL = """
-SELECT a.frame_id, MAX(COALESCE(a.seg_change, 0), COALESCE(a.label_flip, 0)) AS change
-FROM annotations a
-WHERE a.revision = (SELECT MAX(b.revision) FROM annotations b WHERE b.frame_id = a.frame_id)
-  AND (a.seg_change IS NOT NULL OR a.label_flip IS NOT NULL)
-ORDER BY change DESC, a.frame_id
+_HARD_SQL = f"""
+WITH {_LATEST_SQL}
+SELECT l.frame_id, MAX(COALESCE(l.seg_change, 0), COALESCE(l.label_flip, 0)) AS change
+FROM latest l
+WHERE l.seg_change IS NOT NULL OR l.label_flip IS NOT NULL
+ORDER BY change DESC, l.lesions DESC, l.frame_id
 LIMIT ?
 """
 

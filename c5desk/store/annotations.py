@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from c5desk.lesion.measure import measure_mask
-from c5desk.store import lesions, rows
+from c5desk.store import active, lesions, rows
 from c5desk.store.db import Database
 from c5desk.store.files import ObjectFiles
 from c5desk.store.frames import Frames
@@ -123,7 +123,7 @@ class Annotations:
             mask_file=self._files.put_mask(union),
             content=(main.label, main.category, main.note, version),
             measurements=measured.to_dict() if measured is not None else None,
-            correction=self._predictions.correction(record.id, version, union, main.label),
+            correction=self._predictions.correction(record.id, version, union, _verdict(main, outlined)),
             descriptors=main.descriptors,
             provenance=main.provenance,
             lesions=lesions.prepare(outlined, self._files, record.mm_per_px),
@@ -177,6 +177,14 @@ class Annotations:
             )
             for lesion in self.lesions(annotation)
         ]  # fmt: skip
+
+
+def _verdict(main: lesions.CheckedLesion, outlined: list[lesions.CheckedLesion]) -> str:
+    """What the model's one label is compared with: with several lesions, malignant if any is (see
+    c5desk.store.active.frame_verdict), else the main lesion's label."""
+    if len(outlined) < 2:
+        return main.label
+    return active.frame_verdict([lesion.label for lesion in outlined]) or main.label
 
 
 @dataclass(frozen=True)

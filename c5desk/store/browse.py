@@ -61,6 +61,7 @@ class BrowseRow:
     seg_change: float | None = None  # 1 - Dice(model outline, clinician's)
     label_flip: bool | None = None
     path: Path | None = None  # a file of the open folder
+    lesions: int = 0  # lesions outlined in the latest annotation (several: store.lesions)
 
     @property
     def group_key(self) -> str:
@@ -86,7 +87,8 @@ SELECT f.id, f.case_id, f.frame_index, f.grp, f.source_id,
        json_type(f.meta, '$.{RECEIVED}') = 'object' AS received,
        {_json("side", SIDE_KEYS)}, {_json("view", VIEW_KEYS)},
        p.p_malignant, p.label AS model_label,
-       a.label, a.category, a.seg_change, a.label_flip
+       a.label, a.category, a.seg_change, a.label_flip,
+       (SELECT COUNT(*) FROM lesions l WHERE l.annotation_id = a.id) AS lesions
 FROM frames f
 LEFT JOIN annotations a ON a.frame_id = f.id
     AND a.revision = (SELECT MAX(b.revision) FROM annotations b WHERE b.frame_id = f.id)
@@ -128,6 +130,7 @@ def _row(r: sqlite3.Row) -> BrowseRow:
         category=r["category"],
         seg_change=r["seg_change"],
         label_flip=flip,
+        lesions=int(r["lesions"] or 0),
     )
 
 

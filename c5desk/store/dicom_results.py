@@ -4,8 +4,9 @@ shared by the dicom-seg export and the DICOM network node.
     datasets = dicom_results(store, frame_id)                 # [Secondary Capture, SEG, SR], de-identified
     datasets = dicom_results(store, frame_id, source=ds)      # [SEG, SR] referencing the received image
 
-What is reported: the clinician's latest annotation when the frame has one (its mask, descriptors and
-category, with the score of the model it corrected, else the newest), otherwise the newest prediction (an
+What is reported: the clinician's latest annotation when the frame has one (each of its lesions, the main
+one first, with its own mask, label, descriptors and category; the frame's score is that of the model it
+corrected, else the newest), otherwise the newest prediction (an
 AI-only result: the model's mask, score and descriptor suggestions). A frame with no lesion gets no SEG;
 its SR says "no lesion outlined" (dicom_sr). UIDs derive from the secret installation salt (stable across
 exports, not reversible); those of objects referencing an original image form a family of their own, so no
@@ -31,7 +32,7 @@ from c5desk.lesion import lexicon
 from c5desk.lesion.measure import measure_mask
 from c5desk.store import dicom_codes as dc
 from c5desk.store.dicom_sr import MODEL_ALGORITHM, Lesion, Reading, Score, measurement_report
-from c5desk.store.records import FrameRecord, StoreError
+from c5desk.store.records import FrameRecord, PredictionRecord, StoreError
 from c5desk.store.store import Store
 
 DEIDENTIFIED_READER = "Anonymous^Reader"  # a clinician's login names no patient, but stays out by default
@@ -106,27 +107,52 @@ def read_frame(store: Store, frame_id: int, keep_identity: bool) -> tuple[Readin
     """The frame's reading (lesions, category, score, reader) and its label, from the store."""
     record = store.frame_record(frame_id)
     annotation = store.annotation(frame_id)
-    if annotation is not None:  # the model it corrected, else the newest (as export_common.export_items)
-        prediction = (
-            store.prediction(frame_id, annotation.model_version) if annotation.model_version else None
-        )
-        prediction = prediction or store.prediction(frame_id)
-        mask, descriptors, label = store.mask(frame_id), annotation.descriptors, annotation.label
-        category, key = annotation.category, str(annotation.revision)
-        reader: str | None = annotation.user if keep_identity else DEIDENTIFIED_READER
-    else:
-        prediction = store.prediction(frame_id)
-        if prediction is None:
-            raise StoreError(f"frame {frame_id}: neither an annotation nor a model result to report")
-        mask, label = store.prediction_mask(prediction), prediction.label
-        descriptors = lexicon.as_suggestions(prediction.descriptors)
-        category, key, reader = None, f"p{prediction.id}", None
-    score = None
-    if prediction is not None:
-        score = Score(prediction.p_malignant, prediction.uncertainty, prediction.model_version)
-    measured = measure_mask(mask, record.mm_per_px) if mask is not None else None
-    lesions = [] if measured is None else [Lesion(mask, measured, descriptors, category, score)]
-    return Reading(frame_id, key, lesions, reader, category, score), label
+    if annotation is None:
+        return _model_reading(store, record)
+    # the model it corrected, else the newest (as export_common.export_items)
+    prediction = store.prediction(frame_id, annotation.model_version) if annotation.model_version else None
+    prediction = prediction or store.prediction(frame_id)
+    score = _score(prediction)
+    lesions = [
+        _lesion(store.lesion_mask(lesion), record, lesion.descriptors, lesion.category, score, lesion.label)
+        for lesion in store.lesions(annotation)
+    ]
+    reader = annotation.user if keep_identity else DEIDENTIFIED_READER
+    reading = Reading(frame_id, str(annotation.revision), lesions, reader, annotation.category, score)
+    return reading, annotation.label
+
+
+def _model_reading(store: Store, record: FrameRecord) -> tuple[Reading, str]:
+    """An AI-only result: the newest prediction's mask, score and descriptor suggestions as one lesion."""
+    prediction = store.prediction(record.id)
+    if prediction is None:
+        raise StoreError(f"frame {record.id}: neither an annotation nor a model result to report")
+    score = _score(prediction)
+    mask = store.prediction_mask(prediction)
+    suggestions = lexicon.as_suggestions(prediction.descriptors)
+    lesion = _lesion(mask, record, suggestions, None, score, prediction.label) if mask.any() else None
+    reading = Reading(record.id, f"p{prediction.id}", [lesion] if lesion else [], None, None, score)
+    return reading, prediction.label
+
+
+def _lesion(
+    mask: np.ndarray,
+    record: FrameRecord,
+    descriptors: dict[str, dict[str, str]],
+    category: str | None,
+    score: Score | None,
+    label: str,
+) -> Lesion:
+    measured = measure_mask(mask, record.mm_per_px)
+    if measured is None:
+        raise StoreError(f"frame {record.id}: a lesion without an outline cannot be reported")
+    return Lesion(mask, measured, descriptors, category, score, label)
+
+
+def _score(prediction: PredictionRecord | None) -> Score | None:
+    if prediction is None:
+        return None
+    return Score(prediction.p_malignant, prediction.uncertainty, prediction.model_version)
 
 
 def _capture(store: Store, record: FrameRecord, uids: UidMaker) -> pydicom.Dataset:
@@ -237,7 +263,7 @@ def _segment_descriptions(reading: Reading, label: str) -> list[hd.seg.SegmentDe
         descriptions.append(
             hd.seg.SegmentDescription(
                 segment_number=number,
-                segment_label=f"{label} lesion" + (f" {number}" if several else ""),
+                segment_label=f"{lesion.label or label} lesion" + (f" {number}" if several else ""),
                 segmented_property_category=dc.FINDING_CATEGORY,
                 segmented_property_type=dc.FINDING_TYPE,
                 algorithm_type=kind,

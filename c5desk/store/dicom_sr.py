@@ -55,7 +55,8 @@ class Lesion:
     measurements: Measurements
     descriptors: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # lexicon form
     category: str | None = None
-    score: Score | None = None
+    score: Score | None = None  # the frame's score (the model scores a frame, not each lesion)
+    label: str | None = None  # benign, malignant or unsure: the segment's name
 
 
 @dataclass(frozen=True)

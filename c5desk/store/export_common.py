@@ -17,7 +17,7 @@ import numpy as np
 from c5desk.fsio import StagedFolder
 from c5desk.store.files import encode_png
 from c5desk.store.outputs import check_output_folder, mark_export, sweep_stale_exports, unmark_export
-from c5desk.store.records import Annotation, FrameRecord, PredictionRecord, StoreError
+from c5desk.store.records import Annotation, FrameRecord, Lesion, PredictionRecord, StoreError
 from c5desk.store.store import Store
 
 # The model card's "Intended use and limits" (resources/models/*/MODEL_CARD.md), as every report states it.
@@ -39,6 +39,23 @@ class ExportItem:
     @property
     def stem(self) -> str:
         return self.frame.stem
+
+
+@dataclass(frozen=True)
+class ExportLesion:
+    """One lesion of an exported frame (number 1 the main lesion) with its own mask."""
+
+    number: int
+    lesion: Lesion
+    mask: np.ndarray
+
+
+def item_lesions(store: Store, item: ExportItem) -> list[ExportLesion]:
+    """The frame's lesions, the main one first; [] when nothing is outlined (a label alone, "normal")."""
+    return [
+        ExportLesion(lesion.position, lesion, store.lesion_mask(lesion))
+        for lesion in store.lesions(item.annotation)
+    ]
 
 
 class ExportCancelled(StoreError):

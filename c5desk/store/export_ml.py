@@ -1,18 +1,28 @@
 """Machine-learning exports: PNG masks, COCO JSON, a CSV of lesions, and the labelled-folder format.
 
-- masks:           masks/<stem>.png (0/255) for every annotated frame.
+A frame may show several lesions (store.lesions; the first is the main lesion): each is exported on its
+own, numbered 1..n ("lesion"). A frame with one outlined lesion exports as it did before several existed.
+
+- masks:           masks/<stem>.png (0/255), every lesion of an annotated frame together; a frame with
+                   several lesions also gets masks/<stem>_lesion<n>.png, one per lesion.
 - coco:            annotations.json + images/<stem>.png. Categories 1 benign, 2 malignant, 3 unsure (an
-                   outline a clinician would not call). Segmentation is COCO RLE (pycocotools), iscrowd 0.
-                   A "normal" frame, or one whose mask is empty, is an image without annotations (a true
-                   negative). Each annotation's "attributes" hold p_malignant, uncertainty and the model
-                   version of the stored prediction, the measurements, BI-RADS/TI-RADS category, revision,
-                   the BI-RADS descriptors by name ("shape": "oval", ...) and "descriptor_sources" ({"shape":
-                   "model" | "clinician"}: suggested by the model or confirmed by a clinician).
-- csv:             lesions.csv, one row per lesion: an annotated frame whose mask is not empty (a mask
-                   with several islands is one lesion; n_components says how many islands). One column per
-                   BI-RADS descriptor ("shape", ...) and one for its provenance ("shape_source"), empty when
-                   the lesion has none.
-- labelled-folder: labels.csv + images/ + masks/, read back by `c5desk import` and by training.
+                   outline a clinician would not call). One annotation per lesion, its category the lesion's
+                   label; segmentation is COCO RLE (pycocotools), iscrowd 0. A frame without an outlined
+                   lesion ("normal", or a label alone) is an image without annotations; the image's "label"
+                   says which ("normal": a true negative). Each annotation's "attributes" hold "lesion" (its
+                   number), p_malignant, uncertainty and the model version of the frame's stored prediction,
+                   the lesion's measurements, BI-RADS/TI-RADS category, note, provenance, the revision, the
+                   BI-RADS descriptors by name ("shape": "oval", ...) and "descriptor_sources" ({"shape":
+                   "model" | "clinician"}: suggested by the model or confirmed by a clinician). `c5desk
+                   import` reads it back (coco_import).
+- csv:             lesions.csv, one row per lesion ("lesion" 1..n; a lesion with several islands is one
+                   lesion, n_components says how many islands) with its own label, category, note,
+                   measurements, box and descriptors: one column per BI-RADS descriptor ("shape", ...) and
+                   one for its provenance ("shape_source"), empty when the lesion has none.
+- labelled-folder: labels.csv + images/ + masks/, read back by `c5desk import` and by training. One row per
+                   lesion ("lesion" column; masks/<stem>.png for lesion 1, masks/<stem>_lesion<n>.png for
+                   the others), sharing the frame's image, split, patient, group and calibration; a frame
+                   without lesions is one row with an empty mask and no lesion number.
 Every CSV cell passes through csvcells.safe_row: a note such as `=cmd|' /C calc'!A0` is written quoted so
 a spreadsheet shows it as text instead of running it; `c5desk import` reads it back as it was.
 """
@@ -30,7 +40,15 @@ from pycocotools import mask as coco_mask
 
 from c5desk.csvcells import safe_row
 from c5desk.lesion import lexicon
-from c5desk.store.export_common import ExportItem, ExportSummary, write_png, write_text
+from c5desk.store.export_common import (
+    ExportItem,
+    ExportLesion,
+    ExportSummary,
+    item_lesions,
+    write_png,
+    write_text,
+)
+from c5desk.store.records import Lesion
 from c5desk.store.store import Store
 
 COCO_CATEGORIES = [
@@ -45,14 +63,20 @@ MEASURE_COLUMNS = (
 )  # fmt: skip
 DESCRIPTOR_COLUMNS = tuple(column for name in lexicon.DESCRIPTORS for column in (name, f"{name}_source"))
 CSV_COLUMNS = (
-    "case", "frame_id", "frame_index", "image_stem", "label", "category", "note", "revision",
+    "case", "frame_id", "frame_index", "image_stem", "lesion", "label", "category", "note", "revision",
     "annotation_model_version", "p_malignant", "uncertainty", "prediction_model_version",
     *MEASURE_COLUMNS, "bbox_x", "bbox_y", "bbox_w", "bbox_h", "mm_per_px_x", "mm_per_px_y", "split", "group",
     *DESCRIPTOR_COLUMNS,
 )  # fmt: skip
 LABELLED_COLUMNS = (
-    "image", "mask", "label", "split", "patient", "group", "category", "note", "mm_per_px_x", "mm_per_px_y",
+    "image", "mask", "label", "lesion", "split", "patient", "group", "category", "note", "mm_per_px_x",
+    "mm_per_px_y",
 )  # fmt: skip
+
+
+def lesion_mask_name(stem: str, number: int) -> str:
+    """masks/<stem>.png for the main lesion (the frame's mask name before several lesions existed)."""
+    return f"masks/{stem}.png" if number == 1 else f"masks/{stem}_lesion{number}.png"
 
 
 def export_masks(store: Store, items: list[ExportItem], out: Path, summary: ExportSummary) -> None:
@@ -60,6 +84,11 @@ def export_masks(store: Store, items: list[ExportItem], out: Path, summary: Expo
         write_png(out / "masks" / f"{item.stem}.png", _mask_png(store.mask(item.frame.id)))
         summary.exported += 1
         summary.files += 1
+        lesions = item_lesions(store, item)
+        if len(lesions) > 1:  # the union above, and each lesion on its own
+            for lesion in lesions:
+                write_png(out / "masks" / f"{item.stem}_lesion{lesion.number}.png", _mask_png(lesion.mask))
+                summary.files += 1
 
 
 def export_csv(store: Store, items: list[ExportItem], out: Path, summary: ExportSummary) -> None:
@@ -67,24 +96,27 @@ def export_csv(store: Store, items: list[ExportItem], out: Path, summary: Export
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for item in summary.track(items):
-        if not item.annotation.measurements:
+        lesions = store.lesions(item.annotation)  # no mask is read: the CSV holds measurements only
+        if not lesions:
             summary.skipped.append((item.stem, f"{item.annotation.label}: no lesion outlined"))
             continue
-        writer.writerow(safe_row(_csv_row(item)))
+        for lesion in lesions:
+            writer.writerow(safe_row(_csv_row(item, lesion)))
         summary.exported += 1
     write_text(out / "lesions.csv", buffer.getvalue())
     summary.files += 1
 
 
-def _csv_row(item: ExportItem) -> dict[str, Any]:
+def _csv_row(item: ExportItem, lesion: Lesion) -> dict[str, Any]:
     annotation, frame, prediction = item.annotation, item.frame, item.prediction
-    measures = annotation.measurements or {}
+    measures = lesion.measurements or {}
     bbox = measures.get("bbox_xywh") or [None] * 4
     scale = frame.mm_per_px or (None, None)
     row = {
         "case": frame.case, "frame_id": frame.id, "frame_index": frame.frame_index, "image_stem": item.stem,
-        "label": annotation.label, "category": annotation.category or "", "note": annotation.note,
-        "revision": annotation.revision, "annotation_model_version": annotation.model_version or "",
+        "lesion": lesion.position, "label": lesion.label, "category": lesion.category or "",
+        "note": lesion.note, "revision": annotation.revision,
+        "annotation_model_version": annotation.model_version or "",
         "p_malignant": prediction.p_malignant if prediction else "",
         "uncertainty": prediction.uncertainty if prediction else "",
         "prediction_model_version": prediction.model_version if prediction else "",
@@ -93,13 +125,15 @@ def _csv_row(item: ExportItem) -> dict[str, Any]:
         "split": frame.split or "", "group": frame.group or "",
     }  # fmt: skip
     row.update({key: measures.get(key) for key in MEASURE_COLUMNS})
-    for name, entry in annotation.descriptors.items():
+    for name, entry in lesion.descriptors.items():
         row[name], row[f"{name}_source"] = entry["value"], entry["source"]
     return row
 
 
 def export_coco(store: Store, items: list[ExportItem], out: Path, summary: ExportSummary) -> None:
     images, annotations = [], []
+    # lesion 1 keeps its annotation's id (as before several lesions); the others number on past them all
+    more_ids = iter(range(max((item.annotation.id for item in items), default=0) + 1, 2**53))
     for item in summary.track(items):
         frame = item.frame
         write_png(out / "images" / f"{item.stem}.png", store.export_frame(frame.id).pixels)
@@ -108,14 +142,15 @@ def export_coco(store: Store, items: list[ExportItem], out: Path, summary: Expor
             {
                 "id": frame.id, "file_name": f"images/{item.stem}.png", "width": frame.width,
                 "height": frame.height, "case": frame.case, "label": item.annotation.label,
-                "split": frame.split, "mm_per_px": list(frame.mm_per_px) if frame.mm_per_px else None,
+                "split": frame.split, "group": frame.group,
+                "mm_per_px": list(frame.mm_per_px) if frame.mm_per_px else None,
             }
         )  # fmt: skip
-        mask = store.mask(frame.id)
-        if item.annotation.label == "normal" or mask is None or not mask.any():
-            continue
-        annotations.append(_coco_annotation(item, mask))
-        summary.exported += 1
+        lesions = [] if item.annotation.label == "normal" else item_lesions(store, item)
+        for lesion in lesions:
+            ann_id = item.annotation.id if lesion.number == 1 else next(more_ids)
+            annotations.append(_coco_annotation(item, lesion, ann_id))
+        summary.exported += bool(lesions)
     document = {
         "info": {"description": "c5desk annotation export", "version": "1"},
         "licenses": [],
@@ -127,28 +162,29 @@ def export_coco(store: Store, items: list[ExportItem], out: Path, summary: Expor
     summary.files += 1
 
 
-def _coco_annotation(item: ExportItem, mask: np.ndarray) -> dict[str, Any]:
-    rle = coco_mask.encode(np.asfortranarray(mask.astype(np.uint8)))
-    prediction = item.prediction
+def _coco_annotation(item: ExportItem, exported: ExportLesion, ann_id: int) -> dict[str, Any]:
+    rle = coco_mask.encode(np.asfortranarray(exported.mask.astype(np.uint8)))
+    prediction, lesion = item.prediction, exported.lesion
     return {
-        "id": item.annotation.id,
+        "id": ann_id,
         "image_id": item.frame.id,
-        "category_id": CATEGORY_IDS[item.annotation.label],
+        "category_id": CATEGORY_IDS[lesion.label],
         "segmentation": {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")},
         "area": float(coco_mask.area(rle)),
         "bbox": [float(v) for v in coco_mask.toBbox(rle)],
         "iscrowd": 0,
         "attributes": {
+            "lesion": exported.number,
             "p_malignant": prediction.p_malignant if prediction else None,
             "uncertainty": prediction.uncertainty if prediction else None,
             "model_version": prediction.model_version if prediction else item.annotation.model_version,
-            "measurements": item.annotation.measurements,
-            "category": item.annotation.category,
+            "measurements": lesion.measurements,
+            "category": lesion.category,
+            "note": lesion.note,
+            "provenance": lesion.provenance,
             "revision": item.annotation.revision,
-            **{name: entry["value"] for name, entry in item.annotation.descriptors.items()},
-            "descriptor_sources": {
-                name: entry["source"] for name, entry in item.annotation.descriptors.items()
-            },
+            **{name: entry["value"] for name, entry in lesion.descriptors.items()},
+            "descriptor_sources": {name: entry["source"] for name, entry in lesion.descriptors.items()},
         },
     }
 
@@ -160,20 +196,27 @@ def export_labelled_folder(store: Store, items: list[ExportItem], out: Path, sum
     for item in summary.track(items):
         frame, annotation = item.frame, item.annotation
         write_png(out / "images" / f"{item.stem}.png", store.export_frame(frame.id).pixels)
-        write_png(out / "masks" / f"{item.stem}.png", _mask_png(store.mask(frame.id)))
         scale = frame.mm_per_px or ("", "")
-        writer.writerow(
-            safe_row({
-                "image": f"images/{item.stem}.png", "mask": f"masks/{item.stem}.png",
-                "label": annotation.label,
-                "split": frame.split or "", "patient": frame.case, "group": frame.group or "",
-                "category": annotation.category or "", "note": annotation.note,
-                "mm_per_px_x": repr(scale[0]) if scale[0] != "" else "",
-                "mm_per_px_y": repr(scale[1]) if scale[1] != "" else "",
-            })
-        )  # fmt: skip
+        shared = {
+            "image": f"images/{item.stem}.png", "split": frame.split or "", "patient": frame.case,
+            "group": frame.group or "", "mm_per_px_x": repr(scale[0]) if scale[0] != "" else "",
+            "mm_per_px_y": repr(scale[1]) if scale[1] != "" else "",
+        }  # fmt: skip
+        lesions = item_lesions(store, item)
+        if not lesions:  # "normal" or a label alone: one row, an empty mask
+            write_png(out / "masks" / f"{item.stem}.png", _mask_png(store.mask(frame.id)))
+            row = {"mask": f"masks/{item.stem}.png", "label": annotation.label, "lesion": ""}
+            writer.writerow(safe_row({**shared, **row, "category": annotation.category or "",
+                                      "note": annotation.note}))  # fmt: skip
+        for exported in lesions:
+            name, lesion = lesion_mask_name(item.stem, exported.number), exported.lesion
+            write_png(out / name, _mask_png(exported.mask))
+            row = {"mask": name, "label": lesion.label, "lesion": exported.number}
+            writer.writerow(
+                safe_row({**shared, **row, "category": lesion.category or "", "note": lesion.note})
+            )
         summary.exported += 1
-        summary.files += 2
+        summary.files += 1 + max(1, len(lesions))
     write_text(out / "labels.csv", buffer.getvalue())
     summary.files += 1
 

@@ -24,7 +24,7 @@ from c5desk.settings import RESOURCES
 from c5desk.store.export_common import INTENDED_USE
 from c5desk.store.files import encode_png
 from c5desk.store.records import PredictionRecord
-from c5desk.store.report_frames import ReportFrame
+from c5desk.store.report_frames import ReportFrame, ReportLesion
 
 FONT = "DejaVu"
 _PICTURE_MAX_H = 75.0  # mm: two frames side by side, leaving room for the tables below
@@ -103,18 +103,29 @@ def _frame(pdf: _ReportPdf, frame: ReportFrame) -> None:
     _pictures(pdf, [_rgb(frame.picture), frame.overlay])
     _table(pdf, frame.facts)
     _score(pdf, frame.prediction)
-    if frame.measurements:
-        if not frame.calibrated:
+    if not frame.lesions:
+        pdf.write_line("No lesion outlined: no measurements.")
+        pdf.write_line("No BI-RADS descriptors stored for this lesion.")
+    for lesion in frame.lesions:
+        _lesion(pdf, lesion)
+
+
+def _lesion(pdf: _ReportPdf, lesion: ReportLesion) -> None:
+    if lesion.title:
+        pdf.write_line(lesion.title, size=11, bold=True, height=7)
+        _table(pdf, lesion.facts)
+    if lesion.measurements:
+        if not lesion.calibrated:
             pdf.set_text_color(*_WARN_RGB)
             pdf.write_line(
                 "Uncalibrated: the frame carries no mm calibration, sizes are in pixels.", bold=True
             )
             pdf.set_text_color(0, 0, 0)
-        _table(pdf, frame.measure_rows())
+        _table(pdf, lesion.measure_rows())
     else:
         pdf.write_line("No lesion outlined: no measurements.")
-    if frame.descriptors:
-        _table(pdf, [("BI-RADS descriptor", "Term", "Provenance"), *frame.descriptors], headings=True)
+    if lesion.descriptors:
+        _table(pdf, [("BI-RADS descriptor", "Term", "Provenance"), *lesion.descriptors], headings=True)
     else:
         pdf.write_line("No BI-RADS descriptors stored for this lesion.")
 

@@ -1,6 +1,7 @@
 """Per-case report, as HTML and as PDF: each annotated frame with its contour overlay, the model's score with
-an uncertainty bar, measurements (mm, or px marked "uncalibrated"), the BI-RADS descriptors (each "suggested
-by model" or "confirmed by clinician"), label, category, note, model versions and the intended use.
+an uncertainty bar, label, category, note, model versions and the intended use, and for each of its lesions
+the measurements (mm, or px marked "uncalibrated") and BI-RADS descriptors (each "suggested by model" or
+"confirmed by clinician"; report_frames says how several lesions are listed).
 
 <out>/<case>/report.html with <stem>_frame.png and <stem>_overlay.png beside it (plain files, so the page
 opens in any browser), and <out>/<case>/report.pdf (fpdf2, pictures embedded: export_pdf) for sending on.
@@ -23,7 +24,7 @@ from c5desk.store.export_common import (
 )
 from c5desk.store.export_pdf import render_pdf
 from c5desk.store.records import PredictionRecord
-from c5desk.store.report_frames import ReportFrame, report_frame
+from c5desk.store.report_frames import ReportFrame, ReportLesion, report_frame
 from c5desk.store.store import Store
 
 _STYLE = """
@@ -62,8 +63,20 @@ def _frame_section(frame: ReportFrame) -> str:
         f"<h2>{html.escape(frame.title)}</h2>"
         f'<div class="pictures"><img src="{frame.stem}_frame.png" alt="frame">'
         f'<img src="{frame.stem}_overlay.png" alt="contour overlay"></div>'
-        f"{_table(frame.facts)}{_score_block(frame.prediction)}{_measure_block(frame)}{_descriptor_block(frame)}"
+        f"{_table(frame.facts)}{_score_block(frame.prediction)}{_lesion_blocks(frame.lesions)}"
     )
+
+
+def _lesion_blocks(lesions: list[ReportLesion]) -> str:
+    if not lesions:
+        return (
+            "<p>No lesion outlined: no measurements.</p><p>No BI-RADS descriptors stored for this lesion.</p>"
+        )
+    blocks = []
+    for lesion in lesions:
+        heading = f"<h3>{html.escape(lesion.title)}</h3>{_table(lesion.facts)}" if lesion.title else ""
+        blocks.append(f"{heading}{_measure_block(lesion)}{_descriptor_block(lesion)}")
+    return "".join(blocks)
 
 
 def _score_block(prediction: PredictionRecord | None) -> str:
@@ -83,23 +96,23 @@ def _bar(value: float, kind: str) -> str:
     return f'<span class="bar"><span class="fill {kind}" style="width:{value * 100:.1f}%"></span></span>'
 
 
-def _measure_block(frame: ReportFrame) -> str:
-    if not frame.measurements:
+def _measure_block(lesion: ReportLesion) -> str:
+    if not lesion.measurements:
         return "<p>No lesion outlined: no measurements.</p>"
     warning = (
         ""
-        if frame.calibrated
+        if lesion.calibrated
         else '<p class="warn">Uncalibrated: the frame carries no mm calibration, sizes are in pixels.</p>'
     )
-    return f"{warning}{_table(frame.measure_rows())}"
+    return f"{warning}{_table(lesion.measure_rows())}"
 
 
-def _descriptor_block(frame: ReportFrame) -> str:
-    if not frame.descriptors:
+def _descriptor_block(lesion: ReportLesion) -> str:
+    if not lesion.descriptors:
         return "<p>No BI-RADS descriptors stored for this lesion.</p>"
     rows = "".join(
         f"<tr><th>{html.escape(title)}</th><td>{html.escape(term)}</td><td>{html.escape(source)}</td></tr>"
-        for title, term, source in frame.descriptors
+        for title, term, source in lesion.descriptors
     )
     return f"<table><tr><th>BI-RADS descriptor</th><th>Term</th><th>Provenance</th></tr>{rows}</table>"
 

@@ -5,17 +5,18 @@ inside a savepoint, so a bad row leaves nothing behind and never stops the good 
 in batches (one transaction per BATCH rows) to keep a large import fast without holding the write lock
 for long. The report says which rows or files failed and why; the store keeps no path.
 
-Rows naming one image more than once never silently overwrite each other (last one wins): exact repeats
-are imported once and listed as duplicates; rows that disagree (malignant, then benign) are all refused,
-each naming the others (duplicates.py). The same picture under two file names is caught as it is read:
-the first row is kept, a repeat is a duplicate, a disagreement a failure.
+Rows naming one image with different "lesion" numbers are that frame's lesions, saved together (all or
+none). Rows naming one lesion more than once never silently overwrite each other (last one wins): exact
+repeats are imported once and listed as duplicates; rows that disagree (malignant, then benign) are all
+refused, each naming the others (duplicates.py). The same picture under two file names is caught as it is
+read: the first row is kept, a repeat is a duplicate, a disagreement a failure.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,9 +24,10 @@ import numpy as np
 
 from c5desk.errors import C5Error
 from c5desk.io import iter_paths, open_source
-from c5desk.store.duplicates import repeated_images
+from c5desk.store.duplicates import frame_units
 from c5desk.store.identity import case_key_for
 from c5desk.store.labelled import LABELS_CSV, LabelledRow, TableRow, prepare_row, read_table
+from c5desk.store.records import Annotation, LesionDraft, StoreError
 from c5desk.store.store import Store
 
 BATCH = 64
@@ -47,6 +49,7 @@ class ImportReport:
     failures: list[Failure] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
     duplicates: list[Failure] = field(default_factory=list)  # rows repeating another exactly: imported once
+    notes: list[Failure] = field(default_factory=list)  # imported, but something given was left out
     cancelled: bool = False  # stopped by the user; what was imported before stays
 
     @property
@@ -78,73 +81,85 @@ def import_labelled_folder(
 ) -> ImportReport:
     """Import every good row of folder/labels.csv; StoreError only when the table itself is unusable.
 
+    Rows naming one image with different "lesion" numbers are saved together as that frame's lesions.
     progress(done, total) after each batch; cancel() is asked between batches (committed rows stay).
     keep_identity stores the frames' pixels as they are (by default identifying pixels are blanked).
     """
     folder = Path(folder)
     table, ignored = read_table(folder)
     report = ImportReport(ignored_columns=ignored)
-    refused = repeated_images(table)
-    seen: dict[str, tuple[int, tuple]] = {}  # source id -> (line, content) of the rows imported now
-    for start in range(0, len(table), BATCH):
+    units, refused = frame_units(table)
+    for row in table:
+        if row.line in refused:
+            duplicate, reason = refused[row.line]
+            (report.duplicates if duplicate else report.failures).append(Failure(_where([row]), reason))
+    seen: dict[str, tuple[int, tuple]] = {}  # source id -> (line, content) of the frames imported now
+    done = len(refused)
+    for batch in _batches(units):
         if cancel is not None and cancel():
             report.cancelled = True
             break
         with store.transaction():
-            for row in table[start : start + BATCH]:
-                where = _where(row)
-                if row.problem is not None:
-                    report.failures.append(Failure(where, row.problem))
-                elif row.line in refused:
-                    duplicate, reason = refused[row.line]
-                    (report.duplicates if duplicate else report.failures).append(Failure(where, reason))
+            for unit in batch:
+                if unit[0].problem is not None:
+                    report.failures.append(Failure(_where(unit), unit[0].problem))
                 else:
-                    _import_row(store, folder, row, seen, report, keep_identity)
+                    _import_unit(store, folder, unit, seen, report, keep_identity)
+        done += sum(len(unit) for unit in batch)
         if progress is not None:
-            progress(min(start + BATCH, len(table)), len(table))
+            progress(done, len(table))
     store.log_action("import", after={"kind": "labelled folder", "rows": len(table), **report.summary()})
     return report
 
 
-def _where(row: TableRow) -> str:
-    return f"{LABELS_CSV} line {row.line} ({row.values.get('image') or 'no image'})"
+def _batches(units: list[list[TableRow]]) -> Iterator[list[list[TableRow]]]:
+    """Units of about BATCH rows each (a frame's lesions are never split)."""
+    batch: list[list[TableRow]] = []
+    for unit in units:
+        batch.append(unit)
+        if sum(len(u) for u in batch) >= BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
-def _import_row(
+def _where(unit: list[TableRow]) -> str:
+    lines = ", ".join(str(row.line) for row in unit)
+    image = unit[0].values.get("image") or "no image"
+    return f"{LABELS_CSV} line{'s' if len(unit) > 1 else ''} {lines} ({image})"
+
+
+def _import_unit(
     store: Store,
     folder: Path,
-    row: TableRow,
+    unit: list[TableRow],
     seen: dict[str, tuple[int, tuple]],
     report: ImportReport,
     keep_identity: bool,
 ) -> None:
-    where = _where(row)
+    """One frame: a row, or the rows of its lesions (saved together, or nothing at all)."""
+    where = _where(unit)
     try:
-        prepared = prepare_row(folder, row.line, row.values)
+        prepared = _prepare_unit(folder, unit)
+        first = prepared[0]
         if _repeats_a_row(prepared, seen, where, report):
             return
         with store.transaction():  # a savepoint: the frame and its annotation together or not at all
-            known = store.frame_id_for(prepared.frame.source_id)
+            known = store.frame_id_for(first.frame.source_id)
             frame_id = store.add_frame(
-                prepared.frame, case_key=prepared.case_key or _file_case(folder, row.values),
-                split=prepared.split, group=prepared.group, keep_identity=keep_identity,
+                first.frame, case_key=first.case_key or _file_case(folder, unit[0].values),
+                split=first.split, group=first.group, keep_identity=keep_identity,
             )  # fmt: skip
             before = store.annotation(frame_id)
-            saved = store.save_annotation(
-                frame_id,
-                prepared.mask,
-                prepared.label,
-                prepared.category,
-                prepared.note,
-                action="import_annotation",
-            )
+            saved = _save(store, frame_id, prepared)
     except C5Error as exc:
         report.failures.append(Failure(where, str(exc)))
         return
     except OSError as exc:
         report.failures.append(Failure(where, f"cannot be written ({exc.strerror or exc})"))
         return
-    seen[prepared.frame.source_id] = (row.line, _content(prepared))
+    seen[first.frame.source_id] = (first.line, _content(prepared))
     report.frames_added += known is None
     if before is not None and saved.id == before.id:
         report.unchanged += 1
@@ -152,13 +167,36 @@ def _import_row(
         report.annotations_saved += 1
 
 
+def _prepare_unit(folder: Path, unit: list[TableRow]) -> list[LabelledRow]:
+    """Each row checked and decoded, the image read once; a bad lesion names its line."""
+    first = prepare_row(folder, unit[0].line, unit[0].values)
+    prepared = [first]
+    for row in unit[1:]:
+        try:
+            prepared.append(prepare_row(folder, row.line, row.values, frame=first.frame))
+        except C5Error as exc:
+            raise StoreError(f"line {row.line}: {exc}") from exc
+    return prepared
+
+
+def _save(store: Store, frame_id: int, prepared: list[LabelledRow]) -> Annotation:
+    if len(prepared) == 1:
+        row = prepared[0]
+        return store.save_annotation(
+            frame_id, row.mask, row.label, row.category, row.note, action="import_annotation"
+        )
+    drafts = [LesionDraft(row.mask, row.label, row.category, row.note) for row in prepared]
+    return store.save_lesions(frame_id, drafts, action="import_annotation")
+
+
 def _repeats_a_row(
-    prepared: LabelledRow, seen: dict[str, tuple[int, tuple]], where: str, report: ImportReport
+    prepared: list[LabelledRow], seen: dict[str, tuple[int, tuple]], where: str, report: ImportReport
 ) -> bool:
     """The same picture under another file name as a row imported earlier: reported, never a new revision."""
-    if prepared.frame.source_id not in seen:
+    source_id = prepared[0].frame.source_id
+    if source_id not in seen:
         return False
-    line, content = seen[prepared.frame.source_id]
+    line, content = seen[source_id]
     if content == _content(prepared):
         report.duplicates.append(
             Failure(where, f"the same image and annotation as line {line}: imported once")
@@ -170,11 +208,13 @@ def _repeats_a_row(
     return True
 
 
-def _content(prepared: LabelledRow) -> tuple:
-    """What a row says about its image (the mask by its bits), to tell repeats from conflicts."""
-    mask = hashlib.sha256(np.packbits(prepared.mask)).hexdigest()
-    return (prepared.label, prepared.category, prepared.note, prepared.split, prepared.group,
-            prepared.case_key, prepared.frame.mm_per_px, mask)  # fmt: skip
+def _content(prepared: list[LabelledRow]) -> tuple:
+    """What rows say about their image (masks by their bits), to tell repeats from conflicts."""
+    return tuple(
+        (row.label, row.category, row.note, row.split, row.group, row.case_key, row.frame.mm_per_px,
+         hashlib.sha256(np.packbits(row.mask)).hexdigest())
+        for row in prepared
+    )  # fmt: skip
 
 
 def _file_case(folder: Path, row: dict[str, str]) -> str:

@@ -7,6 +7,9 @@ Columns (header names are case-insensitive):
   category | birads | tirads  optional BI-RADS / TI-RADS assessment ("4a", "BI-RADS 4a", "TR3")
   note                        optional free text
   mm_per_px_x, mm_per_px_y    optional calibration (PNG frames carry none), written by our own export
+  lesion                      optional lesion number (1, 2...; empty: 1): rows of one image with different
+                              numbers are that frame's lesions, each with its own mask, label, category and
+                              note (duplicates.frame_units groups them; the first is the main lesion)
 Other columns are ignored (and reported). Masks: a grey or colour PNG/JPEG/BMP/TIFF of the image's size,
 two-valued (0/255 or 0/1; see maskfile.py). Each row is read on its own (csvtable.py): a syntax problem
 fails that row, with its line number, never the table.
@@ -26,6 +29,7 @@ from c5desk.errors import ReadError
 from c5desk.io import Frame, open_source
 from c5desk.io.ids import case_key
 from c5desk.store.csvtable import read_records
+from c5desk.store.lesions import MAX_LESIONS
 from c5desk.store.maskfile import read_mask
 from c5desk.store.records import StoreError, check_category, check_label, check_note, check_token
 
@@ -42,6 +46,7 @@ KNOWN = (
     "note",
     "mm_per_px_x",
     "mm_per_px_y",
+    "lesion",
 )
 MAX_ROWS = 1_000_000
 
@@ -102,25 +107,31 @@ def _names_a_file(folder: Path, row: dict[str, str]) -> bool:
     return bool(image) and (folder / image).is_file()
 
 
-def prepare_row(folder: Path, line: int, row: dict[str, str], *, strict: bool = True) -> LabelledRow:
+def lesion_number(row: dict[str, str]) -> int:
+    """The row's lesion number: 1 when the cell is empty or absent."""
+    cell = row.get("lesion", "").strip()
+    if not cell:
+        return 1
+    if not cell.isdigit() or not 1 <= int(cell) <= MAX_LESIONS:
+        raise StoreError(f"lesion {cell[:12]!r} is not a lesion number (1 to {MAX_LESIONS})")
+    return int(cell)
+
+
+def prepare_row(
+    folder: Path, line: int, row: dict[str, str], *, strict: bool = True, frame: Frame | None = None
+) -> LabelledRow:
     """Check and decode one row; StoreError naming the problem (nothing is written here).
 
     strict=False is for commands that need only the image, mask, label and grouping (training, evaluation):
     a category or note they cannot read is recorded as unknown in `warnings` instead of refusing the row.
+    frame: the row's image, already read (another lesion of the same image).
     """
     label = check_label(row.get("label"))
-    image_path = _inside(folder, row.get("image", ""), "image")
-    try:
-        with open_source(image_path) as source:
-            frame = source.frame(0)
-    except ReadError as exc:
-        raise StoreError(f"image {exc}") from exc
-    scale = _calibration(row)
-    if scale is not None:
-        frame = replace(frame, mm_per_px=scale)
+    if frame is None:
+        frame = _read_image(folder, row)
     mask_name = row.get("mask", "")
     if mask_name:
-        mask = read_mask(_inside(folder, mask_name, "mask"), frame.shape)
+        mask = read_mask(inside(folder, mask_name, "mask"), frame.shape)
     elif label == "normal":
         mask = np.zeros(frame.shape, bool)
     else:
@@ -143,6 +154,17 @@ def prepare_row(folder: Path, line: int, row: dict[str, str], *, strict: bool = 
     )
 
 
+def _read_image(folder: Path, row: dict[str, str]) -> Frame:
+    image_path = inside(folder, row.get("image", ""), "image")
+    try:
+        with open_source(image_path) as source:
+            frame = source.frame(0)
+    except ReadError as exc:
+        raise StoreError(f"image {exc}") from exc
+    scale = _calibration(row)
+    return frame if scale is None else replace(frame, mm_per_px=scale)
+
+
 def _unneeded(row: dict[str, str], strict: bool) -> tuple[str | None, str, tuple[str, ...]]:
     """Category and note: checked (strict), else what cannot be read becomes unknown with a warning."""
     if strict:
@@ -161,7 +183,7 @@ def _unneeded(row: dict[str, str], strict: bool) -> tuple[str | None, str, tuple
     return category, note, tuple(warnings)
 
 
-def _inside(folder: Path, relative: str, what: str) -> Path:
+def inside(folder: Path, relative: str, what: str) -> Path:
     """A path from the table, which must name a file inside the folder (no '..' escaping it)."""
     if not relative:
         raise StoreError(f"no {what} path given")

@@ -1,6 +1,7 @@
 """What a case report shows of one annotated frame, gathered once for both renderings (HTML and PDF):
-the pictures (frame, contour overlay), the clinician's facts, the model's score, measurements and the
-BI-RADS descriptors with who said what."""
+the pictures (frame, contour overlay), the clinician's facts, the model's score, and per lesion its
+measurements and BI-RADS descriptors with who said what. A frame with several lesions lists each under
+its own heading (number, label, category, note); a frame with one shows it as before several existed."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from c5desk.lesion import lexicon
 from c5desk.lesion.measure import Measurements, lesion_contours, measure_mask
 from c5desk.lesion.overlay import display_bgr, render_overlay
 from c5desk.store.export_common import ExportItem
-from c5desk.store.records import PredictionRecord
+from c5desk.store.records import Lesion, PredictionRecord
 from c5desk.store.store import Store
 
 PROVENANCE_WORDS = {"model": "suggested by model", "clinician": "confirmed by clinician"}
@@ -26,13 +27,9 @@ MEASURE_ROWS = (
 
 
 @dataclass(frozen=True)
-class ReportFrame:
-    stem: str
-    title: str
-    picture: np.ndarray  # the display pixels (grey or RGB, as stored)
-    overlay: np.ndarray  # RGB uint8: contour, axes and score burned in
-    facts: list[tuple[str, str]]
-    prediction: PredictionRecord | None
+class ReportLesion:
+    title: str | None  # "Lesion 2: benign" when the frame has several; None for a frame's only lesion
+    facts: list[tuple[str, str]]  # the lesion's own label, category and note (only when several)
     measurements: dict[str, Any] | None
     descriptors: list[tuple[str, str, str]]  # (descriptor, term, provenance in words)
 
@@ -51,6 +48,17 @@ class ReportFrame:
             shown = f"{value:.2f}" if isinstance(value, float) else str(value)
             rows.append((title, f"{shown} {unit}".rstrip()))
         return rows
+
+
+@dataclass(frozen=True)
+class ReportFrame:
+    stem: str
+    title: str
+    picture: np.ndarray  # the display pixels (grey or RGB, as stored)
+    overlay: np.ndarray  # RGB uint8: contour, axes and score burned in
+    facts: list[tuple[str, str]]
+    prediction: PredictionRecord | None
+    lesions: list[ReportLesion]  # the main lesion first; [] when nothing is outlined
 
 
 @dataclass
@@ -86,9 +94,22 @@ def report_frame(store: Store, item: ExportItem) -> ReportFrame:
         overlay=overlay,
         facts=facts,
         prediction=item.prediction,
-        measurements=annotation.measurements,
-        descriptors=descriptor_rows(annotation.descriptors),
+        lesions=_lesions(store.lesions(annotation)),
     )
+
+
+def _lesions(lesions: tuple[Lesion, ...]) -> list[ReportLesion]:
+    several = len(lesions) > 1
+    return [
+        ReportLesion(
+            title=f"Lesion {lesion.position}: {lesion.label}" if several else None,
+            facts=[("Label (clinician)", lesion.label), ("Category (clinician)", lesion.category or "-"),
+                   ("Note", lesion.note or "-")] if several else [],
+            measurements=lesion.measurements,
+            descriptors=descriptor_rows(lesion.descriptors),
+        )
+        for lesion in lesions
+    ]  # fmt: skip
 
 
 def descriptor_rows(descriptors: dict[str, dict[str, str]]) -> list[tuple[str, str, str]]:

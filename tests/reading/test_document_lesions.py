@@ -6,11 +6,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from conftest import SAMPLE
 
 from c5desk.errors import DocumentError
 from c5desk.io.frame import Frame
 from c5desk.reading.document import Document, Origin
+from c5desk.settings import RESOURCES
+
+SAMPLE = RESOURCES / "samples" / "bus_sample.png"
 
 
 def ellipse(frame: Frame, centre: tuple[int, int], axes: tuple[int, int]) -> np.ndarray:
@@ -124,3 +126,26 @@ def test_another_lesion_can_become_the_main_one(frame, store):
     assert saved.label == "benign" and [lesion.label for lesion in store.lesions(saved)] == [
         "benign", "malignant",
     ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def predictor(tmp_path_factory):
+    from c5desk.inference import make_predictor
+    from c5desk.model.bundle import make_random_bundle
+
+    bundle = make_random_bundle(tmp_path_factory.mktemp("bundles") / "tiny", arch="c5net_tiny", input_size=64)
+    return make_predictor(bundle, device="cpu", backend="torch")
+
+
+def test_accepting_the_ai_result_with_several_lesions_keeps_outlines_and_set_labels(frame, predictor):
+    doc, first, second = two_lesions(frame)
+    doc.set_prediction(predictor.predict(frame))
+    doc.label = None  # lesion 2: not labelled yet, and its score is pending
+    with pytest.raises(DocumentError, match="lesion 2 has no label and no score yet"):
+        doc.accept_ai()
+    p_second = doc.rescore(predictor).p_malignant
+    doc.accept_ai()
+    assert doc.label == ("malignant" if p_second >= 0.5 else "benign")
+    assert np.array_equal(doc.mask, second)  # outlines stay the clinician's
+    doc.select_lesion(0)
+    assert doc.label == "malignant" and np.array_equal(doc.mask, first)

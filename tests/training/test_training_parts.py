@@ -89,6 +89,30 @@ def test_busbra_training_rows_exclude_fold_5(busbra_root, tmp_path) -> None:
     assert set(loaded.labels) <= {0, 1}
 
 
+def test_rows_of_one_image_train_as_one_frame_with_every_lesion(tmp_path) -> None:
+    """A labelled folder with a lesion column (c5desk's export of a frame with two lesions): one sample,
+    the union of the lesion masks, malignant because one lesion is."""
+    import cv2
+
+    folder = tmp_path / "lesions"
+    (folder / "images").mkdir(parents=True)
+    (folder / "masks").mkdir()
+    rng = np.random.default_rng(0)
+    cv2.imwrite(str(folder / "images" / "f.png"), rng.integers(0, 255, (64, 64), dtype=np.uint8))
+    for number, (y0, x0) in enumerate([(5, 5), (40, 40)], start=1):
+        mask = np.zeros((64, 64), np.uint8)
+        mask[y0 : y0 + 10, x0 : x0 + 10] = 255
+        cv2.imwrite(str(folder / "masks" / f"f_{number}.png"), mask)
+    (folder / "labels.csv").write_text(
+        "image,mask,label,lesion,split\n"
+        "images/f.png,masks/f_1.png,benign,1,train\n"
+        "images/f.png,masks/f_2.png,malignant,2,train\n"
+    )
+    loaded = load_labelled(folder, 64)
+    assert len(loaded) == 1 and loaded.labels.tolist() == [1]
+    assert loaded.masks[0, 10, 10] and loaded.masks[0, 45, 45] and not loaded.masks[0, 30, 30]
+
+
 def test_checkpoint_round_trips_model_and_optimizer(tmp_path) -> None:
     model = create_model("unet_resnet", input_size=64)
     optimizer = make_optimizer(model, FitConfig())
