@@ -18,7 +18,8 @@ own, numbered 1..n ("lesion"). A frame with one outlined lesion exports as it di
 - csv:             lesions.csv, one row per lesion ("lesion" 1..n; a lesion with several islands is one
                    lesion, n_components says how many islands) with its own label, category, note,
                    measurements, box and descriptors: one column per BI-RADS descriptor ("shape", ...) and
-                   one for its provenance ("shape_source"), empty when the lesion has none.
+                   one for its provenance ("shape_source"), empty when the lesion has none; "calibration"
+                   says where mm came from: "scanner", "user" (a scale set from the depth ruler) or empty.
 - labelled-folder: labels.csv + images/ + masks/, read back by `c5desk import` and by training. One row per
                    lesion ("lesion" column; masks/<stem>.png for lesion 1, masks/<stem>_lesion<n>.png for
                    the others), sharing the frame's image, split, patient, group and calibration; a frame
@@ -40,6 +41,7 @@ from pycocotools import mask as coco_mask
 
 from c5desk.csvcells import safe_row
 from c5desk.lesion import lexicon
+from c5desk.store.calibrations import USER as USER_CALIBRATION
 from c5desk.store.export_common import (
     ExportItem,
     ExportLesion,
@@ -48,7 +50,7 @@ from c5desk.store.export_common import (
     write_png,
     write_text,
 )
-from c5desk.store.records import Lesion
+from c5desk.store.records import FrameRecord, Lesion
 from c5desk.store.store import Store
 
 COCO_CATEGORIES = [
@@ -65,13 +67,22 @@ DESCRIPTOR_COLUMNS = tuple(column for name in lexicon.DESCRIPTORS for column in 
 CSV_COLUMNS = (
     "case", "frame_id", "frame_index", "image_stem", "lesion", "label", "category", "note", "revision",
     "annotation_model_version", "p_malignant", "uncertainty", "prediction_model_version",
-    *MEASURE_COLUMNS, "bbox_x", "bbox_y", "bbox_w", "bbox_h", "mm_per_px_x", "mm_per_px_y", "split", "group",
+    *MEASURE_COLUMNS, "bbox_x", "bbox_y", "bbox_w", "bbox_h", "mm_per_px_x", "mm_per_px_y", "calibration",
+    "split", "group",
     *DESCRIPTOR_COLUMNS,
 )  # fmt: skip
 LABELLED_COLUMNS = (
     "image", "mask", "label", "lesion", "split", "patient", "group", "category", "note", "mm_per_px_x",
     "mm_per_px_y",
 )  # fmt: skip
+
+
+def calibration_source(frame: FrameRecord) -> str:
+    """Where the frame's mm come from: "scanner" (its own calibration), "user" (a scale a user set from
+    the depth ruler, c5desk.store.calibrations), "" when it has none (measurements in px)."""
+    if frame.mm_per_px is None:
+        return ""
+    return "user" if frame.meta.get("calibration") == USER_CALIBRATION else "scanner"
 
 
 def lesion_mask_name(stem: str, number: int) -> str:
@@ -121,7 +132,7 @@ def _csv_row(item: ExportItem, lesion: Lesion) -> dict[str, Any]:
         "uncertainty": prediction.uncertainty if prediction else "",
         "prediction_model_version": prediction.model_version if prediction else "",
         "bbox_x": bbox[0], "bbox_y": bbox[1], "bbox_w": bbox[2], "bbox_h": bbox[3],
-        "mm_per_px_x": scale[0], "mm_per_px_y": scale[1],
+        "mm_per_px_x": scale[0], "mm_per_px_y": scale[1], "calibration": calibration_source(frame),
         "split": frame.split or "", "group": frame.group or "",
     }  # fmt: skip
     row.update({key: measures.get(key) for key in MEASURE_COLUMNS})
@@ -144,6 +155,7 @@ def export_coco(store: Store, items: list[ExportItem], out: Path, summary: Expor
                 "height": frame.height, "case": frame.case, "label": item.annotation.label,
                 "split": frame.split, "group": frame.group,
                 "mm_per_px": list(frame.mm_per_px) if frame.mm_per_px else None,
+                "calibration": calibration_source(frame) or None,
             }
         )  # fmt: skip
         lesions = [] if item.annotation.label == "normal" else item_lesions(store, item)

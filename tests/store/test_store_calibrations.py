@@ -144,3 +144,30 @@ def test_the_open_document_is_measured_again_in_mm(store) -> None:
     doc.editor.apply(mask[:, ::-1].copy(), "edit")
     doc.rescore(None)
     assert doc.score.measurements.units == "mm"  # the frame it measures is the calibrated one
+
+
+def test_exports_say_whether_mm_came_from_the_scanner_or_a_user_calibration(store, tmp_path) -> None:
+    import csv
+    import json
+
+    from c5desk.store.exports import run_export
+
+    mask = np.zeros((48, 64), bool)
+    mask[10:20, 10:30] = True
+    scanner = store.add_frame(scanner_frame(10, mm_per_px=(0.1, 0.1)))
+    user = store.add_frame(synthetic_frame(11))
+    bare = store.add_frame(synthetic_frame(12))
+    store.set_user_calibration(calibration_scope(synthetic_frame(11)), (0.2, 0.2), {"distance_mm": 10.0})
+    for frame_id in (scanner, user, bare):
+        store.save_annotation(frame_id, mask, "benign")
+    run_export(store, "csv", tmp_path / "csv")
+    with (tmp_path / "csv" / "lesions.csv").open(newline="") as stream:
+        rows = {int(row["frame_id"]): row for row in csv.DictReader(stream)}
+    assert [rows[i]["calibration"] for i in (scanner, user, bare)] == ["scanner", "user", ""]
+    assert float(rows[user]["mm_per_px_x"]) == 0.2
+    run_export(store, "coco", tmp_path / "coco")
+    images = {
+        image["id"]: image
+        for image in json.loads((tmp_path / "coco" / "annotations.json").read_text())["images"]
+    }
+    assert [images[i]["calibration"] for i in (scanner, user, bare)] == ["scanner", "user", None]
