@@ -33,8 +33,8 @@ import numpy as np
 from c5desk.csvcells import safe_cell
 from c5desk.errors import C5Error
 from c5desk.fsio import write_atomic
-from c5desk.inference import Predictor, make_predictor
-from c5desk.store.labelled import LABELS_CSV, prepare_row, read_table
+from c5desk.inference import Prediction, Predictor, make_predictor
+from c5desk.store.labelled import LABELS_CSV, LabelledRow, prepare_row, read_table
 from training import metrics as M
 from training.data import DataError, warn_unneeded
 from training.plots import plot_reliability, plot_roc
@@ -76,15 +76,17 @@ def evaluate(
     progress: Callable[[int, int], None] | None = None,
     backend: str = "auto",
     seed: int = 0,
+    observe: Callable[[Predictor, LabelledRow, Prediction], None] | None = None,
 ) -> dict[str, Any]:
-    """Metrics of `bundle` on the rows of `folder` (only those of `split` when given); see the module doc."""
+    """Metrics of `bundle` on the rows of `folder` (only those of `split` when given); see the module doc.
+    observe: called with every row and its prediction (training.evaluate_prompts adds its metrics so)."""
     folder = Path(folder)
     check_outputs(out_json=out_json, out_csv=out_csv, plots_dir=plots_dir)
     rows = select_rows(folder, split)
     predictor = make_predictor(bundle, device=device, backend=backend, tta=tta)
     results = []
     for done, (line, row) in enumerate(rows, start=1):
-        results.append(evaluate_row(predictor, folder, line, row))
+        results.append(evaluate_row(predictor, folder, line, row, observe))
         if progress is not None:
             progress(done, len(rows))
     summary = summarise(results, threshold=threshold, n_boot=n_boot, seed=seed)
@@ -137,12 +139,16 @@ def select_rows(folder: Path, split: str | None) -> list[tuple[int, dict[str, st
     raise DataError(f"{folder / LABELS_CSV} has no rows with split {split!r} ({found})")
 
 
-def evaluate_row(predictor: Predictor, folder: Path, line: int, row: dict[str, str]) -> ImageResult:
+def evaluate_row(
+    predictor: Predictor, folder: Path, line: int, row: dict[str, str], observe: Callable | None = None
+) -> ImageResult:
     """One row: decode and check it, predict, and score it against its reference."""
     where = f"{folder.name}/{LABELS_CSV} line {line} ({row.get('image', '')})"
     try:
         prepared = prepare_row(folder, line, row, strict=False)  # categories and notes are not needed
         prediction = predictor.predict(prepared.frame)
+        if observe is not None:
+            observe(predictor, prepared, prediction)
     except C5Error as exc:
         raise DataError(f"{where}: {exc}") from exc
     warn_unneeded(where, prepared.warnings)

@@ -34,9 +34,10 @@ COLUMNS = [
     "source", "frame", "status", "error", "p_malignant", "label", "uncertainty", "area_mm2", "long_axis_mm",
     "short_axis_mm", "sl_ratio", "calibrated", "model_version", "device", "area_px", "long_axis_px",
     "short_axis_px", "score_spread", "seg_uncertainty", "taller_than_wide", "circularity", "solidity",
-    "backend", "source_id", "mask_file", "overlay_file",
+    "backend", "source_id", "mask_file", "overlay_file", "in_scope", "scope_reason",
 ]  # fmt: skip
-OLD_COLUMNS = COLUMNS[:-2]  # version 0.2 CSVs, without the picture columns: resumed after an upgrade
+# earlier CSVs, resumed after an upgrade: version 0.2 without the picture columns, then without the scope
+OLD_COLUMNS = (COLUMNS[:-4], COLUMNS[:-2])
 MAX_NAME_SUFFIX = 999  # copies of one frame's picture in one folder before giving up
 
 
@@ -109,7 +110,7 @@ def read_done(out_csv: Path) -> set[tuple[str, str]]:
             fieldnames, rows = reader.fieldnames, list(reader)
     except (UnicodeDecodeError, csv.Error) as exc:
         raise C5Error(f"{out_csv.name} exists and is not a results CSV; choose another --out file") from exc
-    if fieldnames not in (COLUMNS, OLD_COLUMNS):
+    if fieldnames != COLUMNS and fieldnames not in OLD_COLUMNS:
         raise C5Error(f"{out_csv.name} exists with other columns; choose another --out file")
     ok_rows = [row for row in rows if row.get("status") == "ok"]
     if len(ok_rows) < len(rows) or fieldnames != COLUMNS:
@@ -149,10 +150,19 @@ def prediction_row(source: str, prediction: Prediction) -> dict[str, object]:
         "score_spread": f"{prediction.score_spread:.4f}",
         "seg_uncertainty": f"{prediction.seg_uncertainty:.4f}",
         "source_id": prediction.source_id,
+        **scope_columns(prediction),
     }
     if m is not None:
         row.update(measurement_columns(m))
     return row
+
+
+def scope_columns(prediction: Prediction) -> dict[str, object]:
+    """in_scope (true/false) and its reason, from the Predictor's scope check; empty when it made none."""
+    extras = prediction.extras
+    if "in_scope" not in extras:
+        return {}
+    return {"in_scope": str(bool(extras["in_scope"])).lower(), "scope_reason": extras.get("scope_reason", "")}
 
 
 def measurement_columns(m: Measurements) -> dict[str, object]:

@@ -3,7 +3,8 @@
 The model line is always visible, and says plainly when there is no trained model (the app never scores
 with untrained weights) or when a test model with random weights is loaded. The calibration badge warns of
 an uncalibrated frame (px) and names a scale the user set from the depth ruler ("user calibration"); the
-scanner's own calibration needs no badge.
+scanner's own calibration needs no badge. The scope badge says when the frame is not what the model knows
+(colour Doppler, not an ultrasound image: c5desk.inference.scope); the score is still shown beside it.
 """
 
 from __future__ import annotations
@@ -116,14 +117,18 @@ class ScorePanel(QtWidgets.QGroupBox):
         self.calibration_badge = QtWidgets.QLabel("UNCALIBRATED — px")
         self.calibration_badge.setStyleSheet(WARN)
         self.calibration_badge.setToolTip("The frame carries no mm/pixel calibration: lengths are in pixels")
+        self.scope_badge = QtWidgets.QLabel("")
+        self.scope_badge.setWordWrap(True)
+        self.scope_badge.setStyleSheet(WARN)
         self.measurements = QtWidgets.QLabel("")
         self.measurements.setTextFormat(QtCore.Qt.TextFormat.RichText)
         self.terms = TermsLine()  # BI-RADS terms beside the score (changed in the Descriptors tab)
         for widget in (self.model_badge, self.device_label, self.verdict, self.bar, self.uncertainty,
-                       self.calibration_badge, self.measurements, self.terms):  # fmt: skip
+                       self.scope_badge, self.calibration_badge, self.measurements, self.terms):  # fmt: skip
             layout.addWidget(widget)
         layout.addStretch(1)
         self.calibration_badge.hide()
+        self.scope_badge.hide()
         # The frame shown, asked when a score is shown (set by calipers.install_calipers): the score alone
         # cannot tell a user calibration from the scanner's.
         self.frame_source: Callable[[], Frame | None] | None = None
@@ -143,12 +148,21 @@ class ScorePanel(QtWidgets.QGroupBox):
             self.uncertainty.setText("")
             self.measurements.setText("")
             self.calibration_badge.hide()
+            self.scope_badge.hide()
             return
         self.bar.set_value(score.p_malignant, score.spread, score.pending)
         self.verdict.setText(_verdict(score))
         self.uncertainty.setText(_uncertainty(score))
         self._show_calibration(score)
+        self._show_scope(score)
         self.measurements.setText(_measurements(score))
+
+    def _show_scope(self, score: Score) -> None:
+        """The Predictor's scope check of the frame (colour Doppler, not ultrasound...), beside the score."""
+        self.scope_badge.setText(f"OUT OF SCOPE — {score.out_of_scope}")
+        self.scope_badge.setToolTip("The model was trained on greyscale B-mode breast ultrasound; read its "
+                                    "answer on this frame with care")  # fmt: skip
+        self.scope_badge.setVisible(bool(score.out_of_scope))
 
     def _show_calibration(self, score: Score) -> None:
         frame = self.frame_source() if self.frame_source is not None else None

@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from c5desk.inference.preprocess import Geometry
+from c5desk.inference.scope import Scope
 from c5desk.io.frame import Frame
+from c5desk.io.sector import ImagingArea
 from c5desk.lesion.measure import Measurements
 from c5desk.lesion.overlap import dice_per_image
 
@@ -54,6 +56,8 @@ class Prepared:
     frame: Frame
     tensor: np.ndarray  # (C, S, S) float32
     geometry: Geometry
+    area: ImagingArea | None = None  # where the scan is: nothing is outlined outside it
+    scope: Scope | None = None  # whether the model may answer on this frame (colour, not ultrasound)
 
 
 def with_mirror(batch: np.ndarray) -> np.ndarray:

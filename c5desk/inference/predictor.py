@@ -12,6 +12,11 @@ Every answer is checked before it is handed out: a model whose outputs are NaN o
 a graph gone wrong) is a ModelError, never a "benign" with P(malignant) = nan. The check is here, after the
 engine, so it covers PyTorch and ONNX Runtime alike.
 
+Nothing is outlined outside the frame's imaging area (c5desk.io.sector: the DICOM region, refined to the
+sector inside it, else the sector or rectangle found in the pixels): the probability map is zeroed there, so
+the black surround, burned-in text and rulers never become candidates. Each Prediction's extras say whether
+the frame is in scope for the model (c5desk.inference.scope: colour Doppler, not an ultrasound image).
+
 Prompts (c5desk.inference.prompt): predict(frame, prompt=...) runs the model and refines its mask with the
 prompt; refine(frame, prompt) does the same from the frame's cached probability map and encoder features, so
 a click costs the refinement, the small head and the measurements, never the network's encoder.
@@ -41,7 +46,9 @@ from c5desk.inference.contract import (
 from c5desk.inference.engine import Engine
 from c5desk.inference.preprocess import Geometry, InputSpec, mask_to_model, to_frame
 from c5desk.inference.prompt import Prompt, refine_mask
+from c5desk.inference.scope import assess
 from c5desk.io.frame import Frame
+from c5desk.io.sector import ImagingArea, frame_area
 from c5desk.lesion.descriptors import describe_lesion
 from c5desk.lesion.measure import Measurements, lesion_contours, measure_mask
 from c5desk.model.bundle import BundleSpec
@@ -68,6 +75,7 @@ class Predictor:
         self.note = note  # e.g. the visible GPU → CPU fallback, shown beside the model
         self._encoded: _Encoded | None = None
         self._predicted: tuple[tuple[str, int], Prediction] | None = None  # the last frame's own result
+        self._area: tuple[tuple[str, int], ImagingArea | None] | None = None  # the last frame's imaging area
 
     @property
     def version(self) -> str:
@@ -83,14 +91,18 @@ class Predictor:
 
     # ---- predicting ------------------------------------------------------------------------------------
     def prepare(self, frame: Frame) -> Prepared:
-        """Crop, resize and normalise a frame (thread-safe: batch scoring does it on a reader thread)."""
+        """Crop, resize and normalise a frame, find its imaging area and scope (thread-safe: batch scoring
+        does it on a reader thread)."""
         tensor, geometry = self.input.model_input(frame.grey, frame.region)
-        return Prepared(frame, tensor, geometry)
+        area = frame_area(frame)
+        return Prepared(frame, tensor, geometry, area, assess(frame, area))
 
     def predict(self, frame: Frame, prompt: Prompt | None = None) -> Prediction:
         """The model's result for a frame; with a prompt, its mask refined by the prompt (and re-scored)."""
         prompt = self._checked_prompt(frame, prompt)
-        prediction = self.predict_prepared([self.prepare(frame)])[0]
+        prepared = self.prepare(frame)
+        self._area = ((frame.source_id, frame.index), prepared.area)
+        prediction = self.predict_prepared([prepared])[0]
         # BI-RADS terms for a frame someone reads (the app, the DICOM node); batch scoring has no use for them
         if prediction.mask.any():
             prediction.descriptors = describe_lesion(frame.grey, prediction.mask, frame.mm_per_px)
@@ -169,7 +181,7 @@ class Predictor:
 
     def _prompted(self, frame: Frame, base: Prediction, prompt: Prompt) -> Prediction:
         """The model's result with the prompt's mask: outlined, measured, described and re-scored."""
-        mask = refine_mask(base.prob, frame.grey, prompt, self.threshold)
+        mask = refine_mask(base.prob, frame.grey, prompt, self.threshold) & self._area_of(frame)
         p, spread = self._mask_score(frame, mask)
         names = self.spec.class_names
         return replace(
@@ -184,6 +196,13 @@ class Predictor:
             descriptors=describe_lesion(frame.grey, mask, frame.mm_per_px) if mask.any() else {},
             extras={**base.extras, "prompt": prompt.to_json()},
         )
+
+    def _area_of(self, frame: Frame) -> np.ndarray:
+        """The frame's imaging area mask (a grown click region never spills into the black surround)."""
+        key = (frame.source_id, frame.index)
+        if self._area is None or self._area[0] != key or self._area[1] is None:
+            self._area = (key, frame_area(frame))
+        return self._area[1].mask  # type: ignore[union-attr]
 
     def _encode(self, frame: Frame) -> _Encoded:
         key = (frame.source_id, frame.index)
@@ -209,6 +228,8 @@ class Predictor:
     def _finish(self, item: Prepared, seg: np.ndarray, p: float, spread: float, seg_unc: float) -> Prediction:
         frame = item.frame
         prob = to_frame(seg, item.geometry)
+        if item.area is not None:
+            prob[~item.area.mask] = 0.0  # the surround (text, rulers, black) is never a candidate
         mask = prob >= self.threshold
         names = self.spec.class_names
         return Prediction(
@@ -227,8 +248,16 @@ class Predictor:
             backend=self.backend,
             source_id=frame.source_id,
             frame_index=frame.index,
-            extras={"threshold": self.threshold},  # the slider's starting point for this frame
+            extras={"threshold": self.threshold, **_scope_extras(item)},  # threshold: the slider's start
         )
+
+
+def _scope_extras(item: Prepared) -> dict[str, object]:
+    """in_scope, scope_reason and where the imaging area came from ("dicom", "detected", "whole frame")."""
+    extras = item.scope.extras() if item.scope is not None else {}
+    if item.area is not None:
+        extras["imaging_area"] = item.area.source
+    return extras
 
 
 def _name(frame: Frame) -> str:

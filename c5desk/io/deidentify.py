@@ -2,9 +2,9 @@
 
 Ultrasound frames carry burned-in text: the institution, the patient's name or age, dates and times,
 often around the image and sometimes over it. We keep the imaging region (the DICOM ultrasound region,
-else the scan sector found in the pixels) and set everything around it to 0, then blank the lines of
-text found inside it. Detection errs towards keeping tissue: a region that cannot be found keeps the
-whole frame, and text boxes inside it may cover at most MAX_TEXT_SHARE of it.
+else the scan sector found in the pixels by c5desk.io.sector) and set everything around it to 0, then
+blank the lines of text found inside it. Detection errs towards keeping tissue: a region that cannot be
+found keeps the whole frame, and text boxes inside it may cover at most MAX_TEXT_SHARE of it.
 
 Text is found without OCR: glyphs are small, thin strokes much brighter than their surround and of one
 colour, and they stand in rows on a common baseline; bright speckle and colour flow are graded, and
@@ -20,14 +20,13 @@ import cv2
 import numpy as np
 
 from c5desk.io.frame import Frame, Region
+from c5desk.io.sector import find_sector
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive), like Region
 
 MAX_TEXT_SHARE = 0.12  # of the imaging region: more "text" than this is tissue mistaken for text
 GLYPH_HEIGHT = (4, 40)  # pixels: small print to large titles
 PAD = 2  # pixels around each text box, for anti-aliased edges
-_BLACK = 4  # the empty background around a scan (JPEG noise included)
-_EMPTY_SHARE = 0.9  # of a scan's surround is background; the rest is text and graphics (dark tissue is not)
 _TOPHAT = 15  # kernel wider than any stroke, so strokes stand out from their background
 _MIN_CONTRAST = 60  # a stroke is this much brighter than its surround
 _MIN_BRIGHT = 120
@@ -104,31 +103,6 @@ def imaging_area(lum: np.ndarray, region: Region | None) -> tuple[np.ndarray, Bo
     cv2.fillConvexPoly(keep.view(np.uint8), hull, 1)
     x, y, w, h = cv2.boundingRect(hull)
     return keep, (x, y, x + w, y + h), "detected"
-
-
-def find_sector(lum: np.ndarray) -> np.ndarray | None:
-    """Convex hull (int32 points) of the scan area: the largest solid, non-black area once thin marks
-    (text, lines, calipers) are opened away; None when it is (nearly) the whole frame or not found."""
-    height, width = lum.shape
-    size = max(3, min(height, width) // 40 * 2 + 1)  # ~5 % of the short side, odd
-    lit = (cv2.medianBlur(np.ascontiguousarray(lum), 5) > 8).astype(np.uint8)
-    solid = cv2.morphologyEx(lit, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
-    solid = cv2.morphologyEx(solid, cv2.MORPH_CLOSE, np.ones((size, size), np.uint8))
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(solid, connectivity=8)
-    if count < 2:
-        return None
-    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    if stats[largest, cv2.CC_STAT_AREA] < 0.1 * height * width:
-        return None  # no clear scan area: keep everything rather than guess
-    points = cv2.findNonZero((labels == largest).astype(np.uint8))
-    hull = cv2.convexHull(points)
-    hull_mask = np.zeros((height, width), np.uint8)
-    cv2.fillConvexPoly(hull_mask, hull, 1)
-    grown = cv2.dilate(hull_mask, np.ones((5, 5), np.uint8))  # keep the sector's own edge
-    surround = lum[grown == 0]
-    if grown.mean() > 0.97 or np.mean(surround <= _BLACK) < _EMPTY_SHARE:
-        return None  # no surround, or dark tissue rather than the scanner's empty background
-    return cv2.convexHull(cv2.findNonZero(grown))
 
 
 def text_boxes(pixels: np.ndarray, lum: np.ndarray, keep: np.ndarray) -> list[Box]:

@@ -162,6 +162,7 @@ class Document(StoredDocument, LesionList):
             edited=pred is not None and not own_mask,
             pending=self._pending(scored, measured),
             suggested=dict(measured.descriptors),
+            out_of_scope=_out_of_scope(pred),
         )
 
     def _current(self, own_mask: bool | None = None) -> tuple[_Scored, _Measured]:
@@ -316,3 +317,9 @@ class Document(StoredDocument, LesionList):
             version, frame, mask = request
             self.apply_rescore(version, *score_mask(predictor, frame, mask))
         return self.score
+
+
+def _out_of_scope(prediction: Prediction | None) -> str:
+    """The Predictor's scope check of the frame (c5desk.inference.scope), as the score panel shows it."""
+    extras = prediction.extras if prediction is not None else {}
+    return "" if extras.get("in_scope", True) else str(extras.get("scope_reason") or "out of scope")

@@ -49,6 +49,7 @@ class Score:
     edited: bool  # the score is for a clinician-edited mask, not the model's own output
     pending: bool  # the mask changed since: a new score is being computed
     suggested: dict[str, str] = field(default_factory=dict)  # BI-RADS terms computed for the mask
+    out_of_scope: str = ""  # why the model's frame is not what it knows (colour Doppler...); "" in scope
 
     @property
     def model_label(self) -> str | None:
