@@ -95,6 +95,7 @@ class LesionPanel(QtWidgets.QWidget):
             if several:
                 rows = min(LIST_ROWS, len(summaries))
                 self.list.setFixedHeight(rows * self.list.sizeHintForRow(0) + 2 * self.list.frameWidth() + 2)
+            self._show_model_regions(doc)
             if self.label_box is not None:
                 which = f" of lesion {doc.active_lesion + 1} of {len(summaries)}" if several else ""
                 self.label_box.setTitle(f"Label{which}")
@@ -102,6 +103,14 @@ class LesionPanel(QtWidgets.QWidget):
             self.controls.setEnabled(doc is not None)
         finally:
             self._showing = False
+
+    def _show_model_regions(self, doc: Document | None) -> None:
+        """ "Split (3)" while the outline is the model's and holds 3 regions it scored as separate lesions."""
+        found = len(doc.model_lesions()) if doc is not None and doc.lesion_count == 1 else 0
+        split = self.buttons["split_lesions"].defaultAction()
+        split.setIconText(f"Split ({found})" if found else SHORT_NAMES["split_lesions"])
+        regions = f"The model outlined {found} separate regions: " if found else ""
+        split.setToolTip(regions + "each separate region becomes its own lesion, with its own score")
 
     def _row_changed(self, row: int) -> None:
         if not self._showing and row >= 0:

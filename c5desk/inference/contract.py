@@ -15,6 +15,7 @@ Mirroring left-right is safe in ultrasound (depth runs top to bottom and is neve
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,6 +25,9 @@ from c5desk.io.frame import Frame
 from c5desk.io.sector import ImagingArea
 from c5desk.lesion.measure import Measurements
 from c5desk.lesion.overlap import dice_per_image
+
+if TYPE_CHECKING:
+    from c5desk.inference.regions import PredictedLesion
 
 MALIGNANT = 1
 
@@ -47,6 +51,9 @@ class Prediction:
     frame_index: int = 0
     extras: dict[str, object] = field(default_factory=dict)
     descriptors: dict[str, str] = field(default_factory=dict)  # suggested BI-RADS terms of the main lesion
+    # a mask of several regions: each as a lesion with its own score and measurements, the main one first
+    # (c5desk.inference.regions; Predictor.predict only); () when the mask is one lesion
+    lesions: tuple[PredictedLesion, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ from c5desk.inference.contract import (
 from c5desk.inference.engine import Engine
 from c5desk.inference.preprocess import Geometry, InputSpec, mask_to_model, to_frame
 from c5desk.inference.prompt import Prompt, refine_mask
+from c5desk.inference.regions import predicted_lesions
 from c5desk.inference.scope import assess
 from c5desk.io.frame import Frame
 from c5desk.io.sector import ImagingArea, frame_area
@@ -103,9 +104,16 @@ class Predictor:
         prepared = self.prepare(frame)
         self._area = ((frame.source_id, frame.index), prepared.area)
         prediction = self.predict_prepared([prepared])[0]
-        # BI-RADS terms for a frame someone reads (the app, the DICOM node); batch scoring has no use for them
+        # BI-RADS terms and each region's own score for a frame someone reads (the app, the DICOM node);
+        # batch scoring has no use for them
         if prediction.mask.any():
             prediction.descriptors = describe_lesion(frame.grey, prediction.mask, frame.mm_per_px)
+            prediction.lesions = predicted_lesions(
+                prediction.prob,
+                prediction.mask,
+                frame.mm_per_px,
+                lambda region: self._mask_score(frame, region)[0],
+            )
         self._predicted = ((frame.source_id, frame.index), prediction)
         return prediction if prompt is None else self._prompted(frame, prediction, prompt)
 

@@ -23,6 +23,7 @@ from c5desk.reading.edit import MaskEditor
 from c5desk.reading.prompting import OutlineHistory
 
 if TYPE_CHECKING:
+    from c5desk.inference.regions import PredictedLesion
     from c5desk.lesion.measure import Measurements
     from c5desk.reading.document_state import _Saved
     from c5desk.store.records import LesionDraft
@@ -120,19 +121,46 @@ class LesionList:
         self._lesion_ids.insert(0, lesion_id)
 
     def split_lesions(self) -> int:
-        """Separate the active mask's islands into lesions (the largest stays); returns how many it added."""
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(self.editor.mask.astype(np.uint8), 8)
-        if count <= 2:
+        """Separate the active mask's regions into lesions; returns how many it added. On the model's own
+        mask, its regions in the model's order (the main lesion first, each with its own score; specks under
+        regions.MIN_REGION_PX dropped, as the model's lesions leave them out); else by area, largest first."""
+        model_lesions = self.model_lesions()
+        if model_lesions:
+            regions = [lesion.mask for lesion in model_lesions]
+        else:
+            count, labels, stats, _ = cv2.connectedComponentsWithStats(self.editor.mask.astype(np.uint8), 8)
+            by_area = sorted(range(1, count), key=lambda n: -stats[n, cv2.CC_STAT_AREA])
+            regions = [labels == island for island in by_area]
+        if len(regions) < 2:
             return 0
-        by_area = sorted(range(1, count), key=lambda n: -stats[n, cv2.CC_STAT_AREA])
-        if self.lesion_count + len(by_area) - 1 > MAX_LESIONS:
+        if self.lesion_count + len(regions) - 1 > MAX_LESIONS:
             raise DocumentError(f"a frame keeps at most {MAX_LESIONS} lesions")
-        self.editor.apply(labels == by_area[0], "split lesions")
+        self.editor.apply(regions[0], "split lesions")
         active = self.active_lesion
-        for island in by_area[1:]:
-            self.add_lesion(labels == island)
+        for index, region in enumerate(regions[1:], start=1):
+            self.add_lesion(region)
+            if model_lesions:
+                self._take_model_score(model_lesions[index])
         self.select_lesion(active)
-        return len(by_area) - 1
+        if model_lesions:
+            self._take_model_score(model_lesions[0])
+        return len(regions) - 1
+
+    def model_lesions(self) -> tuple[PredictedLesion, ...]:
+        """The model's several lesions while the active outline is still the model's own mask, else ()."""
+        pred = self.prediction  # type: ignore[attr-defined]
+        if pred is None or not pred.lesions or not np.array_equal(self.editor.mask, pred.mask):
+            return ()
+        return tuple(pred.lesions)
+
+    def _take_model_score(self, lesion: PredictedLesion) -> None:
+        """The active lesion is `lesion` of the model's output: its score and measurements came with it."""
+        from c5desk.lesion.descriptors import describe_lesion
+
+        frame, version = self.frame, self.editor.version  # type: ignore[attr-defined]
+        self._scored = _Scored(version, lesion.p_malignant, lesion.uncertainty)
+        terms = describe_lesion(frame.grey, self.editor.mask, frame.mm_per_px)
+        self._measured = _Measured(version, lesion.measurements, terms)
 
     def other_lesion_masks(self) -> list[tuple[int, np.ndarray]]:
         """(number, mask) of every lesion but the active one, for drawing them beside it."""

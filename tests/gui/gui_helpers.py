@@ -87,7 +87,7 @@ def with_two_blobs(qtbot, make_window):
     doc = window.document
     big, small = blob(doc.frame.shape, *BIG), blob(doc.frame.shape, *SMALL)
     prob = cv2.GaussianBlur((0.9 * big + 0.8 * small).astype(np.float32), (9, 9), 3)
-    doc.prediction = replace(doc.prediction, prob=prob, mask=prob >= 0.5)
+    doc.prediction = replace(doc.prediction, prob=prob, mask=prob >= 0.5, lesions=())
     doc.editor.reset(doc.prediction.mask)
     window.canvas.set_document(doc)
     return window, doc, big, small

@@ -4,6 +4,7 @@ lesions, label each, select from the lesion list, save, export to COCO and impor
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from gui_helpers import BIG, SMALL, click, wait_for_score, with_two_blobs
 from PySide6 import QtCore, QtWidgets
 
 from c5desk.cli import main
+from c5desk.inference.regions import predicted_lesions
 from c5desk.store import Store
 from c5desk.store.exports import run_export
 
@@ -74,7 +76,13 @@ def test_two_picked_lesions_are_saved_exported_to_coco_and_imported_again(qtbot,
 
 def test_removing_and_splitting_lesions_from_the_menu(qtbot, make_window, messages):
     window, doc, big, small = with_two_blobs(qtbot, make_window)  # the model's outline: both candidates
+    regions = predicted_lesions(doc.prediction.prob, doc.prediction.mask, None, lambda region: 0.5)
+    doc.prediction = replace(doc.prediction, lesions=regions)  # as Predictor.predict scores them
+    window.refresh()
+    split = window.lesion_panel.buttons["split_lesions"]
+    assert split.text() == "Split (2)" and "2 separate regions" in split.toolTip()
     window.actions["split_lesions"].trigger()
+    assert split.text() == "Split"
     assert doc.lesion_count == 2 and window.lesion_panel.list.count() == 2
     assert (doc.mask & big).sum() > 0.9 * big.sum() and not (doc.mask & small).any()  # the larger stays main
     window.actions["next_lesion"].trigger()

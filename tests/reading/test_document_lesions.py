@@ -149,3 +149,22 @@ def test_accepting_the_ai_result_with_several_lesions_keeps_outlines_and_set_lab
     assert np.array_equal(doc.mask, second)  # outlines stay the clinician's
     doc.select_lesion(0)
     assert doc.label == "malignant" and np.array_equal(doc.mask, first)
+
+
+def test_splitting_the_models_outline_keeps_its_order_and_each_regions_score(frame, predictor):
+    from dataclasses import replace
+
+    from c5desk.inference.regions import predicted_lesions
+
+    big, small = ellipse(frame, (80, 80), (30, 18)), ellipse(frame, (220, 150), (12, 9))
+    prob = np.where(small, 0.99, 0.0) + np.where(big, 0.6, 0.0)  # the big faint one holds more mass
+    scores = {True: 0.9, False: 0.1}  # the small region malignant, the big one benign
+    lesions = predicted_lesions(prob, prob >= 0.5, None, lambda region: scores[bool(region[150, 220])])
+    doc = Document(frame, Origin(path=SAMPLE))
+    doc.set_prediction(replace(predictor.predict(frame), prob=prob, mask=prob >= 0.5, lesions=lesions))
+    assert np.array_equal(doc.mask, big | small) and len(doc.model_lesions()) == 2
+    assert doc.split_lesions() == 1
+    assert np.array_equal(doc.mask, big) and doc.score.p_malignant == 0.1 and not doc.score.pending
+    doc.select_lesion(1)
+    assert np.array_equal(doc.mask, small) and doc.score.p_malignant == 0.9 and not doc.score.pending
+    assert doc.model_lesions() == ()  # the outline is no longer the model's whole mask
