@@ -124,6 +124,30 @@ def node_folder(store_folder: str | Path) -> Path:
     return Path(store_folder) / NODE_FOLDER
 
 
+class NodeClaim:
+    """One node per dataset: a running node holds an exclusive lock on <store>/dicom-node/node.lock (two
+    nodes would take up each other's inbox files twice). The OS drops it if the process dies."""
+
+    def __init__(self, folder: Path) -> None:
+        from c5desk.store.presence import try_lock
+
+        folder.mkdir(parents=True, exist_ok=True)
+        self._handle = (folder / "node.lock").open("a+b")
+        if not try_lock(self._handle):
+            self._handle.close()
+            raise NodeError(
+                "another DICOM node (c5desk serve) is running on this dataset already: one node per"
+                " dataset; stop it first or give this one another --store"
+            )
+
+    def release(self) -> None:
+        from c5desk.store.presence import unlock
+
+        if not self._handle.closed:
+            unlock(self._handle)
+            self._handle.close()
+
+
 def listening_line(ae_title: str, port: int, model: str, device: str) -> str:
     return f"{LISTENING}{ae_title} on port {port}; model {model} on {device}"
 

@@ -31,7 +31,7 @@ from pynetdicom import AE, StoragePresentationContexts, evt
 from pynetdicom.sop_class import Verification
 
 from c5desk.inference import Predictor
-from c5desk.node.config import NodeConfig, NodeError, node_folder
+from c5desk.node.config import NodeClaim, NodeConfig, NodeError, node_folder
 from c5desk.node.forward import Forwarder, Outbox, queue_results
 from c5desk.node.inbox import Inbox
 from c5desk.node.receive import OUT_OF_RESOURCES, PROCESSING_FAILURE, Refusal, check_received
@@ -90,6 +90,7 @@ class Node:
         self.scorer = Scorer(store, predictor, self.inbox, results, config.max_frames)
         self._ae = build_ae(config)
         self._server = None
+        self._claim: NodeClaim | None = None
         self._lock = threading.Lock()
 
     @property
@@ -103,6 +104,7 @@ class Node:
         with self._lock:
             if self._server is not None:
                 raise NodeError("the node is running already")
+            self._claim = NodeClaim(node_folder(self.store.folder))
             self.inbox.sweep_temporaries()
             # listed before listening: what arrives from now on is submitted by its own handler
             left = self.inbox.pending()
@@ -111,6 +113,7 @@ class Node:
                     (self.config.bind, self.config.port), block=False, evt_handlers=self._handlers()
                 )
             except OSError as exc:
+                self._claim.release()
                 raise NodeError(f"cannot listen on port {self.config.port} ({exc.strerror or exc})") from exc
             self.scorer.start()
             if self.forwarder is not None:
@@ -134,6 +137,8 @@ class Node:
         self.scorer.stop()
         if self.forwarder is not None:
             self.forwarder.stop()
+        if self._claim is not None:
+            self._claim.release()
         log.info("DICOM node %s stopped", self.config.ae_title)
 
     def wait_idle(self, timeout: float | None = None) -> bool:

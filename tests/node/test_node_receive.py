@@ -10,6 +10,7 @@ import threading
 
 import pydicom
 from node_helpers import (
+    NODE_AE,
     WAIT_S,
     associate,
     drop_mid_transfer,
@@ -198,3 +199,21 @@ def test_several_scanners_at_once(store, predictor) -> None:
         assert node.wait_idle(WAIT_S)
     assert answers == dict.fromkeys(names, 0)
     assert len(store.frames()) == 4
+
+
+def test_one_node_per_dataset_a_second_is_refused_until_the_first_stops(store, predictor) -> None:
+    import pytest
+
+    from c5desk.node import Node
+    from c5desk.node.config import NodeConfig, NodeError
+
+    second = Node(store, NodeConfig(ae_title=NODE_AE, port=0, bind="127.0.0.1"), predictor)
+    with running_node(store, predictor) as first:
+        with pytest.raises(NodeError, match="one node per dataset"):
+            second.start()
+        assert echo(first.port) == 0x0000  # the running node is untouched
+    second.start()  # the first has stopped: its claim is gone
+    try:
+        assert echo(second.port) == 0x0000
+    finally:
+        second.stop()
