@@ -2,12 +2,12 @@
 
 Dice + BCE on the mask, weighted cross-entropy on the class (λ·L_cls), AdamW with warm-up and cosine decay
 (the encoder may learn slower than the heads), model selection on a validation part, JSON progress,
-cancellation, resumable checkpoints, optional mean-teacher consistency on unlabelled frames and DDP.
+cancellation, resumable checkpoints, optional distillation from the base model (retrain), optional
+mean-teacher consistency on unlabelled frames and DDP.
 """
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import math
@@ -27,6 +27,7 @@ from training.augment import AugmentConfig
 from training.batches import labelled_batch, paired_views
 from training.data import Samples
 from training.progress import Cancelled, CancelToken, Reporter
+from training.teachers import consistency_loss, distillation_loss, ema_update, frozen_copy
 from training.validate import validate
 
 
@@ -44,6 +45,7 @@ class FitConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     consistency: float = 0.0  # mean-teacher weight; 0 disables it
     ema_decay: float = 0.99
+    distill: float = 0.0  # weight of distillation from the starting model; 0 disables it
 
 
 @dataclass
@@ -65,8 +67,11 @@ def data_digest(samples: Samples | None) -> str:
     return digest.hexdigest()
 
 
-def fingerprint(model: torch.nn.Module, train: Samples, val: Samples | None, cfg: FitConfig) -> str:
-    """Identity of a run: a checkpoint resumes only the same architecture, recipe and data."""
+def fingerprint(
+    model: torch.nn.Module, train: Samples, val: Samples | None, cfg: FitConfig, extra: str = ""
+) -> str:
+    """Identity of a run: a checkpoint resumes only the same architecture, recipe and data (`extra`: what
+    else decides the run, e.g. which frames are distilled)."""
     text = json.dumps(
         [
             getattr(model, "arch_name", ""),
@@ -75,6 +80,7 @@ def fingerprint(model: torch.nn.Module, train: Samples, val: Samples | None, cfg
             data_digest(train),
             data_digest(val),
             train.names,
+            extra,
         ],
         sort_keys=True,
         default=str,
@@ -142,7 +148,9 @@ class Trainer:
         cancel: CancelToken | None = None,
         info: dd.DistInfo | None = None,
         unlabelled: Samples | None = None,
+        distill_weights: np.ndarray | None = None,
     ) -> None:
+        """`distill_weights`: per training frame, how much distillation applies (default: every frame)."""
         self.info = info or dd.DistInfo()
         self.device = dd.device_for(cfg.device, self.info)
         self.model = model.to(self.device)
@@ -152,7 +160,10 @@ class Trainer:
         self.unlabelled = (
             unlabelled if cfg.consistency > 0 and unlabelled is not None and len(unlabelled) else None
         )
-        self.teacher = copy.deepcopy(model).eval() if self.unlabelled is not None else None
+        self.teacher = frozen_copy(model) if self.unlabelled is not None else None
+        self.base = frozen_copy(model) if cfg.distill > 0 else None
+        weights = np.ones(len(train)) if distill_weights is None else np.asarray(distill_weights)
+        self.distill_weights = weights.astype(np.float32)
         self.optimizer = make_optimizer(self.model, cfg)
         self.weight = class_weights(train).to(self.device)
         self.steps_per_epoch = max(1, len(dd.shard(np.arange(len(train)), self.info)) // cfg.batch_size)
@@ -241,6 +252,8 @@ class Trainer:
         with self._autocast():
             seg, cls = self.net(x)
             loss = segmentation_loss(seg.float(), m) + self.cfg.cls_weight * class_loss(cls, y, self.weight)
+            if self.base is not None:
+                loss = loss + self.cfg.distill * self._distillation(x, (seg, cls), index)
             if self.teacher is not None:
                 loss = loss + self.cfg.consistency * ramp(global_step, self.total_steps) * self._consistency(
                     rng
@@ -252,8 +265,15 @@ class Trainer:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         if self.teacher is not None:
-            self._update_teacher()
+            ema_update(self.teacher, self.model, self.cfg.ema_decay)
         return float(loss.detach())
+
+    def _distillation(self, x: torch.Tensor, student: tuple, index: np.ndarray) -> torch.Tensor:
+        """Stay close to the base model on the same augmented view (the guard against forgetting)."""
+        with torch.no_grad():
+            teacher = self.base(x)
+        weight = torch.from_numpy(self.distill_weights[index]).to(x.device)
+        return distillation_loss(student, teacher, weight)
 
     def _consistency(self, rng: np.random.Generator) -> torch.Tensor:
         """Mean teacher: the student's view of an unlabelled frame should agree with the EMA teacher's."""
@@ -264,18 +284,8 @@ class Trainer:
             self.unlabelled, pick, rng, self.cfg.augment, self.input, self.device
         )
         with torch.no_grad():
-            t_seg, t_cls = self.teacher(teacher_x)
-        s_seg, s_cls = self.net(student_x)
-        seg = F.mse_loss(torch.sigmoid(s_seg.float()), torch.sigmoid(t_seg.float()))
-        return seg + F.mse_loss(s_cls.float().softmax(1), t_cls.float().softmax(1))
-
-    @torch.no_grad()
-    def _update_teacher(self) -> None:
-        for t, s in zip(self.teacher.state_dict().values(), self.model.state_dict().values(), strict=True):
-            if t.dtype.is_floating_point:
-                t.mul_(self.cfg.ema_decay).add_(s.detach(), alpha=1 - self.cfg.ema_decay)
-            else:
-                t.copy_(s)
+            teacher = self.teacher(teacher_x)
+        return consistency_loss(self.net(student_x), teacher)
 
     def _validate(self) -> dict[str, float]:
         if self.val is None or not len(self.val):
@@ -291,7 +301,10 @@ class Trainer:
     def _resume(self) -> dict[str, Any]:
         if self.work is None:
             return {}
-        self._fingerprint = fingerprint(self.model, self.train, self.val, self.cfg)
+        distilled = (
+            hashlib.sha256(self.distill_weights.tobytes()).hexdigest() if self.base is not None else ""
+        )
+        self._fingerprint = fingerprint(self.model, self.train, self.val, self.cfg, distilled)
         return ckpt.load_checkpoint(self.work, self.model, self.optimizer, self._fingerprint) or {}
 
     def _checkpoint(self, epoch: int, history: list, best: tuple) -> None:

@@ -9,6 +9,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from c5desk.model import create_model
@@ -18,7 +19,7 @@ from training.data import DataError, Samples, group_split, load_isic, load_label
 from training.loop import FitConfig, FitResult, Trainer
 from training.progress import CancelToken, Reporter
 from training.publish import new_version, publish
-from training.replay import BUSBRA_CITATION, stratified_pick, write_replay
+from training.replay import BUSBRA_CITATION, source_devices, stratified_pick, write_replay
 
 TEST_SPLIT = "test"
 
@@ -57,6 +58,7 @@ def run_fit(
     cfg: FitConfig,
     info: dd.DistInfo,
     unlabelled: Samples | None = None,
+    distill_weights: np.ndarray | None = None,
 ) -> FitResult:
     """Train with this process's progress mode, cancel file and SIGINT handling, and --work checkpoints."""
     reporter = Reporter(args.progress if info.main else "quiet")
@@ -72,6 +74,7 @@ def run_fit(
             cancel=cancel,
             info=info,
             unlabelled=unlabelled,
+            distill_weights=distill_weights,
         )
         return trainer.fit()
     finally:
@@ -154,7 +157,7 @@ def finetune(args: argparse.Namespace, info: dd.DistInfo) -> dict:
             source = (
                 BUSBRA_CITATION if "busbra" in args.data.name.lower() else f"labelled folder {args.data.name}"
             )
-            write_replay(staging, picked_train, picked_val, source)
+            write_replay(staging, picked_train, picked_val, source, source_devices(args.data))
 
     folder = publish(
         model,

@@ -10,15 +10,17 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from collections.abc import Mapping
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from c5desk.csvcells import safe_cell
+from c5desk.csvcells import plain_cell, safe_cell
 from training.data import Samples, load_labelled
 
 REPLAY_DIR = "replay"
+DEVICE = "device"  # optional column: the scanner of each frame, for forgetting reported per scanner
 CLASS_NAMES = {0: "benign", 1: "malignant", -1: "unsure"}
 README = """# Replay sample of this model's training data
 
@@ -51,14 +53,19 @@ def stratified_pick(samples: Samples, count: int, seed: int) -> np.ndarray:
     return np.sort(np.asarray(picked, dtype=np.int64))
 
 
-def write_replay(folder: Path, train: Samples, val: Samples, source: str) -> Path:
-    """Write the two parts as folder/replay (labels.csv + images/ + masks/)."""
+def write_replay(
+    folder: Path, train: Samples, val: Samples, source: str, devices: Mapping[str, str] | None = None
+) -> Path:
+    """Write the two parts as folder/replay (labels.csv + images/ + masks/); `devices` maps a frame's name
+    to its scanner (a `device` column then lets the retrain gate report forgetting per scanner)."""
     target = folder / REPLAY_DIR
     (target / "images").mkdir(parents=True)
     (target / "masks").mkdir()
     table = io.StringIO()
     writer = csv.writer(table, lineterminator="\n")
-    writer.writerow(["image", "mask", "label", "split", "group"])
+    devices = devices if devices and any(devices.values()) else None  # no column of blanks
+    header = ["image", "mask", "label", "split", "group"] + ([DEVICE] if devices else [])
+    writer.writerow(header)
     for split, part in (("train", train), ("val", val)):
         for i in range(len(part)):
             name = f"{split}_{i:04d}.png"
@@ -66,6 +73,7 @@ def write_replay(folder: Path, train: Samples, val: Samples, source: str) -> Pat
             cv2.imwrite(str(target / "masks" / name), part.masks[i] * 255)
             group = "g" + hashlib.sha256(part.groups[i].encode()).hexdigest()[:12]
             cells = [f"images/{name}", f"masks/{name}", CLASS_NAMES[int(part.labels[i])], split, group]
+            cells += [devices.get(part.names[i], "")] if devices else []
             writer.writerow([safe_cell(cell) for cell in cells])  # our own names, but every CSV is safe
     (target / "labels.csv").write_text(table.getvalue())
     (target / "README.md").write_text(README.format(n_train=len(train), n_val=len(val), source=source))
@@ -78,3 +86,23 @@ def read_replay(bundle: Path, size: int) -> tuple[Samples, Samples] | None:
     if not (folder / "labels.csv").is_file():
         return None
     return load_labelled(folder, size, splits=["train"]), load_labelled(folder, size, splits=["val"])
+
+
+def replay_devices(bundle: Path) -> list[str] | None:
+    """The scanner of each validation frame of the replay sample (read_replay's order); None without one."""
+    table = bundle / REPLAY_DIR / "labels.csv"
+    if not table.is_file():
+        return None
+    with table.open(newline="", encoding="utf-8") as stream:
+        rows = [row for row in csv.DictReader(stream) if row.get("split") == "val"]
+    devices = [plain_cell(row.get(DEVICE) or "") for row in rows]
+    return devices if any(devices) else None
+
+
+def source_devices(folder: Path) -> dict[str, str]:
+    """image path → device of a labelled folder's labels.csv (empty when it has no device column)."""
+    table = folder / "labels.csv"
+    if not table.is_file():
+        return {}
+    with table.open(newline="", encoding="utf-8") as stream:
+        return {row["image"]: plain_cell(row.get(DEVICE) or "") for row in csv.DictReader(stream)}

@@ -83,10 +83,16 @@ def split_corrections(
     return corrections.subset(train_idx), corrections.subset(hold_idx)
 
 
-def training_mix(corrections: Samples, replay: Samples, ratio: float) -> Samples:
-    """Corrections repeated so that they make up about ratio/(1+ratio) of an epoch, plus the replay frames."""
+def training_mix(
+    corrections: Samples, replay: Samples, ratio: float, distill_new: bool = True
+) -> tuple[Samples, np.ndarray]:
+    """Corrections repeated so that they make up about ratio/(1+ratio) of an epoch, plus the replay frames;
+    and per frame whether distillation from the base applies (replay always, the corrections when
+    improving the same domain: `distill_new`)."""
     repeat = max(1, min(MAX_REPEAT, round(ratio * len(replay) / max(1, len(corrections)))))
-    return Samples.concat([corrections] * repeat + [replay])
+    mix = Samples.concat([corrections] * repeat + [replay])
+    weights = np.concatenate([np.full(len(corrections) * repeat, float(distill_new)), np.ones(len(replay))])
+    return mix, weights
 
 
 def base_model(bundle: Path) -> tuple[torch.nn.Module, object]:

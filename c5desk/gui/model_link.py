@@ -194,7 +194,10 @@ class ModelLink(QtCore.QObject):
         if version.startswith("random-"):
             text, kind = f"TEST MODEL with random weights ({version}) — not a diagnosis", "test"
         else:
-            text, kind = f"Model {version}", "ok"
+            from c5desk.model.metrics_view import training_domains  # once a model is loaded, not at start
+
+            domain = training_domains(self.predictor.spec.training)
+            text, kind = f"Model {version}" + (f" — for {domain}" if domain else ""), "ok"
         if self.predictor.note:
             text += f"\n{self.predictor.note}"
         log.info("model %s loaded on %s via %s %s", version, self.predictor.device, self.predictor.backend,

@@ -21,6 +21,7 @@ from PySide6 import QtCore, QtWidgets
 from c5desk.errors import BundleError, C5Error
 from c5desk.gui.dialog_parts import StatusLine, button_row
 from c5desk.gui.process_runner import JsonLinesProcess
+from c5desk.gui.retrain_domain import DomainChoice
 from c5desk.gui.training_curves import TrainingCurves
 from c5desk.gui.verdict_panel import VerdictPanel
 from c5desk.model.bundle import read_spec
@@ -81,6 +82,15 @@ def plain_failure(message: str) -> str:
     return message.strip().rstrip(".") + "."
 
 
+def spec_domains(training: dict[str, Any]) -> list[str]:
+    """What a bundle is for (training.domains.base_domains' rule; c5desk never imports training)."""
+    domains = training.get("domains")
+    if isinstance(domains, list) and domains and all(isinstance(d, str) and d for d in domains):
+        return list(domains)
+    data = training.get("data") if isinstance(training.get("data"), dict) else {}
+    return [v for v in (training.get("domain"), data.get("folder")) if isinstance(v, str) and v][:1] or ["—"]
+
+
 class RetrainDialog(QtWidgets.QDialog):
     """`command` replaces the training command (tests); "{cancel_file}" in it becomes the cancel file."""
 
@@ -120,6 +130,8 @@ class RetrainDialog(QtWidgets.QDialog):
         header = QtWidgets.QLabel(self._header_text())
         header.setWordWrap(True)
         layout.addWidget(header)
+        self.domain_choice = DomainChoice(self._base_domains())
+        layout.addWidget(self.domain_choice)
         self.curves = TrainingCurves()
         layout.addWidget(self.curves, stretch=2)
         self.status = StatusLine()
@@ -161,6 +173,12 @@ class RetrainDialog(QtWidgets.QDialog):
             f"New versions are saved in: {self.models_dir}"
         )
 
+    def _base_domains(self) -> list[str]:
+        try:
+            return spec_domains(read_spec(self.base_bundle).training)
+        except BundleError:
+            return ["—"]
+
     # ---- running ---------------------------------------------------------------------------------------
     def is_running(self) -> bool:
         return self.runner.is_running()
@@ -175,6 +193,7 @@ class RetrainDialog(QtWidgets.QDialog):
                 *launcher, "retrain",
                 "--base", str(self.base_bundle), "--data", str(self.store_folder),
                 "--out", str(self.models_dir), "--progress", "json", "--cancel-file", str(cancel_file),
+                *(["--domain", domain] if (domain := self.domain_choice.domain()) else []),
             ]  # fmt: skip
         return [arg.replace("{cancel_file}", str(cancel_file)) for arg in self._command]
 
@@ -199,6 +218,11 @@ class RetrainDialog(QtWidgets.QDialog):
 
     def start(self) -> None:
         if self.is_running() or not self.check_data():
+            return
+        if self.domain_choice.domain() == "":
+            self.status.show_message(
+                "Name the new domain (e.g. thyroid) or choose to improve this model.", "warn"
+            )
             return
         self._reset_run()
         try:
@@ -230,6 +254,7 @@ class RetrainDialog(QtWidgets.QDialog):
 
     def _update_buttons(self) -> None:
         running = self.is_running()
+        self.domain_choice.setEnabled(not running)
         self.start_button.setEnabled(not running and self._blocker is None)
         self.cancel_button.setEnabled(running and not self.runner.cancel_requested)
         ready = self.candidate is not None and not running

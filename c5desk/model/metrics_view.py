@@ -88,7 +88,9 @@ def gate_text(entry: Entry) -> str:
     if gate is None:
         return ""
     checks = gate.get("checks")
-    judged = [_check_text(c) for c in checks if _is_judged(c)] if isinstance(checks, list) else []
+    checks = checks if isinstance(checks, list) else []
+    # per-scanner and not-gating replay parts are reported in the report, not in this one line
+    judged = [_check_text(c) for c in checks if _is_judged(c) and c.get("status") != "reported"]
     text = f"gate {gate['verdict']}: " + ("; ".join(judged) or "nothing judged")
     return f"{OVERRIDDEN} ({text})" if gate_overridden(entry) else text
 
@@ -173,3 +175,15 @@ def _nested(source: object, *keys: str) -> object:
     for key in keys:
         source = source.get(key) if isinstance(source, dict) else None
     return source
+
+
+def training_domains(training: object) -> str:
+    """What a bundle is for: training.domains (retrain --domain), else its domain or data folder; ""."""
+    if not isinstance(training, dict):
+        return ""
+    domains = training.get("domains")
+    if isinstance(domains, list) and domains and all(isinstance(d, str) and d for d in domains):
+        return ", ".join(domains)
+    data = training.get("data") if isinstance(training.get("data"), dict) else {}
+    value = training.get("domain") or data.get("folder")
+    return value if isinstance(value, str) else ""

@@ -258,6 +258,20 @@ def test_default_command_runs_the_training_package(setup) -> None:
     dialog.deleteLater()
 
 
+def test_adapting_to_a_new_domain_passes_its_name_and_needs_one(setup, qtbot) -> None:
+    _, tmp_path, models = setup
+    dialog = RetrainDialog(None, tmp_path / "store", models / "base", Catalog(models))
+    qtbot.addWidget(dialog)
+    assert "--domain" not in dialog.build_command(tmp_path / "c")  # improving this model: the default
+    dialog.domain_choice.adapt.setChecked(True)
+    dialog.domain_choice.name.setText(" thyroid ")
+    assert dialog.build_command(tmp_path / "c")[-2:] == ["--domain", "thyroid"]
+    dialog.domain_choice.name.setText("  ")
+    dialog.check_data = lambda: True  # enough corrections: the name is what is missing
+    dialog.start()
+    assert not dialog.is_running() and "Name the new domain" in dialog.status.text()
+
+
 @pytest.mark.slow
 def test_the_real_training_package_reports_a_bad_base_as_a_message(setup, qtbot) -> None:
     """The default command, end to end: the training CLI's error event reaches the dialog as a message."""

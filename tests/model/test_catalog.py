@@ -181,3 +181,13 @@ def test_models_command_lists_marks_and_activates(tmp_path: Path, template, monk
     assert cli_main(["models", "--rollback"]) == 0 and Catalog().active_version() == "random-base"
     assert cli_main(["models", "--activate", "nope"]) == 1
     assert "not installed" in capsys.readouterr().err
+
+
+def test_a_bundles_domains_are_what_the_model_line_shows() -> None:
+    from c5desk.model.metrics_view import training_domains
+
+    assert training_domains({"domains": ["busbra", "thyroid"], "data": {"folder": "x"}}) == "busbra, thyroid"
+    assert training_domains({"data": {"folder": "busbra"}}) == "busbra"  # the shipped bundle
+    assert training_domains({"domain": "fetal_head"}) == "fetal_head"
+    assert training_domains({"domains": [1, None]}) == ""  # model.json is a file anyone could edit
+    assert training_domains("not a mapping") == ""

@@ -98,7 +98,8 @@ def test_the_same_seed_gives_the_same_intervals() -> None:
 def test_the_report_json_holds_verdict_thresholds_and_intervals() -> None:
     data = report_for(pair(0.08, 0.02), pair(0.0, 0.002, seed=1)).override().to_json()
     assert data["verdict"] == PASSED and data["overridden"] is True and data["seed"] == 3
-    assert data["thresholds"] == {"margin": 0.0, "tolerance": 0.02, "min_per_class": MIN_PER_CLASS}
+    thresholds = {"margin": 0.0, "tolerance": 0.02, "min_per_class": MIN_PER_CLASS, "replay_gates": True}
+    assert data["thresholds"] == thresholds
     assert all(len(c["interval"]) == 2 for c in data["checks"] if c["metric"] == "dice")
 
 

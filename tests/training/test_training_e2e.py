@@ -117,7 +117,9 @@ def test_retrain_publishes_a_child_and_leaves_the_base_untouched(base, tmp_path,
     gate = child.metrics["gate"]  # the verdict, its thresholds and intervals travel with the bundle
     assert gate["verdict"] == ("passed" if verdict["accepted"] else "failed")
     assert gate["overridden"] is verdict["overridden"] and gate["seed"] == 0
-    assert gate["thresholds"] == {"margin": 0.1, "tolerance": 0.1, "min_per_class": 10}
+    assert gate["thresholds"] == {"margin": 0.1, "tolerance": 0.1, "min_per_class": 10, "replay_gates": True}
+    assert gate["mode"] == "improve" and child.training["domains"] == [child.training["domain"]]
+    assert (models / "tiny-r1" / "MODEL_CARD.md").is_file()
     dice = {c["part"]: c for c in gate["checks"] if c["metric"] == "dice"}
     assert set(dice) == {"corrections", "replay"} and dice["replay"]["n"] == child.training["replay"]["val"]
     assert all(len(c["interval"]) == 2 and c["interval"][0] <= c["interval"][1] for c in dice.values())
