@@ -36,7 +36,7 @@ from c5desk.store.records import OUTLINED_LABELS, Annotation, LesionDraft, Store
 from c5desk.store.store import Store
 
 COCO_FILE = "annotations.json"
-MAX_JSON_BYTES = 512 * 1024 * 1024
+MAX_JSON_BYTES = 256 * 1024 * 1024  # as c5desk.io.limits caps a file read whole; parsing needs more
 
 
 class ItemRefused(StoreError):
