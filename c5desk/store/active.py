@@ -17,11 +17,11 @@ Frames with several lesions (store.lesions): the model gives one mask and one ve
   seg_change is measured on the union of the lesion masks (a lesion the model missed, or one it
              outlined that the clinician removed, lowers the Dice like any other outline correction);
   label_flip compares the model's verdict with the frame's verdict: malignant when any lesion is, else
-             benign when any is (lesions called unsure do not count; all unsure: not comparable). The flip
-             stored at save time compares the main lesion only, so for these frames it is recomputed here
-             from the lesions and the prediction the clinician corrected: a benign main lesion beside a
-             malignant one the model called malignant is no overturned verdict, a malignant second lesion
-             the model called benign is one.
+             benign when any is (lesions called unsure do not count; all unsure: not comparable). Saving
+             stores the flip that way (Annotations._save); it is recomputed here from the lesions and the
+             prediction the clinician corrected too, so the ranking never depends on how a row was saved:
+             a benign main lesion beside a malignant one the model called malignant is no overturned
+             verdict, a malignant second lesion the model called benign is one.
 Hard examples of equal change put frames with more lesions first (more to learn from one frame).
 """
 
