@@ -18,14 +18,13 @@ import cv2
 import numpy as np
 
 from c5desk.errors import DocumentError
-from c5desk.reading.document_state import _Measured, _Scored
+from c5desk.reading.document_state import _Measured, _Saved, _Scored
 from c5desk.reading.edit import MaskEditor
 from c5desk.reading.prompting import OutlineHistory
 
 if TYPE_CHECKING:
     from c5desk.inference.regions import PredictedLesion
     from c5desk.lesion.measure import Measurements
-    from c5desk.reading.document_state import _Saved
     from c5desk.store.records import LesionDraft
 
 # What belongs to one lesion; the active lesion's values are the Document's attributes of these names.
@@ -267,7 +266,7 @@ class LesionList:
         return {
             "editor": editor, "label": None, "category": None, "note": "", "descriptor_choices": {},
             "outline": OutlineHistory(), "_follows_model": False, "_applied_threshold": None,
-            "_saved": self._saved.__class__(np.zeros(editor.shape, bool), -1, (None, None, "", ())),
+            "_saved": _Saved(np.zeros(editor.shape, bool), -1, (None, None, "", ())),
             "_scored": _Scored(mask_version=-1),
             "_measured": _Measured(mask_version=-1 if editor.mask.any() else editor.version),
         }  # fmt: skip
