@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from training.domain_random import DomainRandomConfig, randomise_domain
+
 
 @dataclass(frozen=True)
 class AugmentConfig:
@@ -25,6 +27,8 @@ class AugmentConfig:
     speckle_prob: float = 0.5
     max_speckle: float = 0.15
     blur_prob: float = 0.2
+    # Scanner/site variation (field of view, TGC, resolution, burned-in overlays); None keeps the old stream.
+    domain: DomainRandomConfig | None = None
 
 
 NO_AUGMENT = AugmentConfig(0.0, 0.0, (1.0, 1.0), 0.0, (1.0, 1.0), 0.0, (1.0, 1.0), 0.0, 0.0, 0.0)
@@ -35,7 +39,10 @@ def augment(
 ) -> tuple[np.ndarray, np.ndarray]:
     """One random view of (image uint8 S×S, mask 0/1 S×S) → (float32 0..255 image, uint8 mask)."""
     image, mask = augment_geometry(image, mask, rng, cfg)
-    return augment_intensity(image, rng, cfg), mask
+    pixels = augment_intensity(image, rng, cfg)
+    if cfg.domain is not None:
+        return randomise_domain(pixels, mask, rng, cfg.domain)
+    return pixels, mask
 
 
 def augment_geometry(
