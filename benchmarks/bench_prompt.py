@@ -40,16 +40,17 @@ def timed(fn) -> tuple[float, object]:
     return time.perf_counter() - start, result
 
 
-def latency(backend: str, repeats: int) -> None:
+def latency(backend: str, repeats: int, bundle: Path) -> None:
     from c5desk.inference import make_predictor
     from c5desk.inference.prompt import Prompt
     from c5desk.io import open_source
-    from c5desk.model.catalog import default_bundle
     from c5desk.settings import RESOURCES
 
     with open_source(RESOURCES / "samples" / "bus_sample.png") as source:
         frame = source.frame(0)
-    predictor = make_predictor(default_bundle(), device="cpu", backend=backend)
+    predictor = make_predictor(bundle, device="cpu", backend=backend)
+    how = "network prompt inputs" if predictor.spec.prompt_support else "refined probability map"
+    print(f"{backend:12s} {predictor.version}: {how}")
     full = [timed(lambda: predictor.predict(frame))[0] for _ in range(repeats // 2)]
     base = predictor.predict(frame)
     h, w = frame.shape
@@ -73,20 +74,19 @@ def latency(backend: str, repeats: int) -> None:
     print(f"{backend:12s} click          {percentiles(clicks)}")
 
 
-def dice_study(count: int) -> None:
+def dice_study(count: int, bundle: Path) -> None:
     import cv2
 
     from c5desk.inference import make_predictor
     from c5desk.inference.prompt import Prompt, refine_mask
     from c5desk.io import open_source
     from c5desk.lesion.overlap import dice_per_image
-    from c5desk.model.catalog import default_bundle
     from c5desk.settings import data_root
 
     root = data_root() / "busbra"
     rows = [r for r in csv.DictReader((root / "labels.csv").open()) if r["split"] == "train"]
     picked = sorted(np.random.default_rng(0).choice(len(rows), min(count, len(rows)), replace=False))
-    predictor = make_predictor(default_bundle(), device="cpu", backend="torch")
+    predictor = make_predictor(bundle, device="cpu", backend="torch")
     rng = np.random.default_rng(1)
     scores: dict[str, list[float]] = {k: [] for k in ("automatic", "box", "1 click", "3 clicks", "5 clicks",
                                                        "box + 3 clicks")}  # fmt: skip
@@ -148,12 +148,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=40)
     parser.add_argument("--dice", type=int, default=0, help="BUS-BRA train frames for the Dice study")
     parser.add_argument("--backends", default="torch,onnxruntime")
+    parser.add_argument("--bundle", type=Path, help="model bundle (default: the shipped default)")
     args = parser.parse_args()
+    from c5desk.model.catalog import default_bundle
+
+    bundle = args.bundle or default_bundle()
     if args.dice:
-        dice_study(args.dice)
+        dice_study(args.dice, bundle)
         return
     for backend in args.backends.split(","):
-        latency(backend, args.repeats)
+        latency(backend, args.repeats, bundle)
 
 
 if __name__ == "__main__":

@@ -582,7 +582,7 @@ def test_a_csv_from_before_the_picture_columns_resumes(
     score_paths([folder], predictor, out)
     rows = read_rows(out)
     with out.open("w", newline="") as handle:  # as version 0.2 wrote it
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS[:-2], extrasaction="ignore")
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS[:-3], extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
     again = score_paths([folder], predictor, out)

@@ -45,7 +45,7 @@ def cases(tmp_path: Path) -> Path:
 def rows(path: Path) -> dict[str, dict[str, str]]:
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
-        assert reader.fieldnames == COLUMNS and COLUMNS[-2:] == ["in_scope", "scope_reason"]
+        assert reader.fieldnames == COLUMNS and COLUMNS[-3:-1] == ["in_scope", "scope_reason"]
         return {Path(row["source"]).name: row for row in reader}
 
 

@@ -101,14 +101,19 @@ def test_fails_on_non_finite_output(lesion_bundle: Path, monkeypatch) -> None:
 
     def poisoned(*args, **kwargs):
         predictor = real(*args, **kwargs)
-        original = predictor.engine.forward
+        original, keeping = predictor.engine.forward, predictor.engine.forward_keeping
 
         def forward(batch):
-            seg, cls = original(batch)
+            seg, cls, present = original(batch)
             seg[:, 0, 0] = np.nan
-            return seg, cls
+            return seg, cls, present
 
-        predictor.engine.forward = forward
+        def forward_keeping(batch):  # predict() of one frame keeps its features
+            seg, cls, present, features = keeping(batch)
+            seg[:, 0, 0] = np.nan
+            return seg, cls, present, features
+
+        predictor.engine.forward, predictor.engine.forward_keeping = forward, forward_keeping
         return predictor
 
     monkeypatch.setattr(inference, "make_predictor", poisoned)

@@ -34,10 +34,11 @@ COLUMNS = [
     "source", "frame", "status", "error", "p_malignant", "label", "uncertainty", "area_mm2", "long_axis_mm",
     "short_axis_mm", "sl_ratio", "calibrated", "model_version", "device", "area_px", "long_axis_px",
     "short_axis_px", "score_spread", "seg_uncertainty", "taller_than_wide", "circularity", "solidity",
-    "backend", "source_id", "mask_file", "overlay_file", "in_scope", "scope_reason",
+    "backend", "source_id", "mask_file", "overlay_file", "in_scope", "scope_reason", "p_lesion",
 ]  # fmt: skip
-# earlier CSVs, resumed after an upgrade: version 0.2 without the picture columns, then without the scope
-OLD_COLUMNS = (COLUMNS[:-4], COLUMNS[:-2])
+# earlier CSVs, resumed after an upgrade: version 0.2 without the picture columns, then without the scope,
+# then without p_lesion (model v2)
+OLD_COLUMNS = (COLUMNS[:-5], COLUMNS[:-3], COLUMNS[:-1])
 MAX_NAME_SUFFIX = 999  # copies of one frame's picture in one folder before giving up
 
 
@@ -151,9 +152,21 @@ def prediction_row(source: str, prediction: Prediction) -> dict[str, object]:
         "seg_uncertainty": f"{prediction.seg_uncertainty:.4f}",
         "source_id": prediction.source_id,
         **scope_columns(prediction),
+        **presence_columns(prediction),
     }
     if m is not None:
         row.update(measurement_columns(m))
+    return row
+
+
+def presence_columns(prediction: Prediction) -> dict[str, object]:
+    """p_lesion of a model with a lesion-present output; where it found no lesion, no malignancy score."""
+    p_lesion = prediction.extras.get("p_lesion")
+    if p_lesion is None:
+        return {}
+    row: dict[str, object] = {"p_lesion": f"{float(p_lesion):.4f}"}  # type: ignore[arg-type]
+    if prediction.extras.get("lesion_found") is False:
+        row.update(p_malignant="", uncertainty="", score_spread="")
     return row
 
 

@@ -150,9 +150,10 @@ class ScorePanel(QtWidgets.QGroupBox):
             self.calibration_badge.hide()
             self.scope_badge.hide()
             return
-        self.bar.set_value(score.p_malignant, score.spread, score.pending)
+        no_score = score.no_lesion_found  # model v2 found no lesion: there is nothing to score
+        self.bar.set_value(None if no_score else score.p_malignant, score.spread, score.pending)
         self.verdict.setText(_verdict(score))
-        self.uncertainty.setText(_uncertainty(score))
+        self.uncertainty.setText("" if no_score else _uncertainty(score))
         self._show_calibration(score)
         self._show_scope(score)
         self.measurements.setText(_measurements(score))
@@ -184,6 +185,8 @@ class ScorePanel(QtWidgets.QGroupBox):
 def _verdict(score: Score) -> str:
     if score.p_malignant is None:
         return "P(malignant): no model"
+    if score.no_lesion_found:
+        return f"No lesion found (P(lesion) {score.p_lesion:.2f}) — outline or point at one to score it"
     source = "edited mask" if score.edited else "model's mask"
     state = " — updating…" if score.pending else ""
     return f"P(malignant) {score.p_malignant:.2f} → {score.model_label} ({source}){state}"

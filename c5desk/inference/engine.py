@@ -3,7 +3,8 @@
 Two engines exist: `TorchEngine` (c5desk.inference.torch_engine: PyTorch on CUDA, MPS or the CPU) and
 `OrtEngine` (c5desk.inference.ort_engine: ONNX Runtime on the bundle's exported graphs, no torch needed).
 The Predictor does everything else (preparing frames, flip-TTA, thresholds, measurements), so the two
-differ only in how these four calls are carried out and a user sees the same results from either.
+differ only in how these calls are carried out and a user sees the same results from either. A model-v2
+bundle (prompt inputs, a lesion-present output) adds `forward_prompted` and a third output of `forward`.
 """
 
 from __future__ import annotations
@@ -17,8 +18,14 @@ class Engine(Protocol):
     name: str  # the backend shown beside every score: "torch" or "onnxruntime"
     device: str  # e.g. "CPU (2 threads)" or "GPU NVIDIA H200 (cuda:0)"
 
-    def forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Normalised (N, C, S, S) float32 → (mask probabilities (N, S, S), class probabilities (N, K))."""
+    def forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Normalised (N, C, S, S) float32 → (mask probabilities (N, S, S), class probabilities (N, K),
+        P(a lesion is present) (N,) or None for a model without that output)."""
+        ...
+
+    def forward_prompted(self, features: Any, prompt_maps: np.ndarray) -> np.ndarray:
+        """Mask probabilities (N, S, S) for encoded features and prompt maps (N, 4, S, S) (model v2 only:
+        c5desk.inference.prompt_maps renders them)."""
         ...
 
     def encode(self, batch: np.ndarray) -> Any:

@@ -21,7 +21,16 @@ from c5desk.errors import BundleError
 from c5desk.inference.devices import cpu_threads, ort_providers
 from c5desk.inference.engine import sigmoid, softmax
 from c5desk.inference.graphs import Graphs
-from c5desk.model.onnx_graphs import HEAD_OUTPUTS, IMAGE_INPUT, MASK_INPUT, MODEL_GRAPH, RESCORE_GRAPH
+from c5desk.model.onnx_graphs import (
+    HEAD_OUTPUTS,
+    IMAGE_INPUT,
+    MASK_INPUT,
+    MODEL_GRAPH,
+    PRESENCE_OUTPUT,
+    PROMPT_GRAPH,
+    PROMPT_INPUT,
+    RESCORE_GRAPH,
+)
 
 
 class OrtEngine:
@@ -32,19 +41,45 @@ class OrtEngine:
         self.graphs = graphs
         self.session = _session(graphs, MODEL_GRAPH, providers)
         self.head = _session(graphs, RESCORE_GRAPH, providers)
-        # only the features the head reads are fetched and kept (the exporter drops unused inputs)
+        self.heads = list(HEAD_OUTPUTS)
+        if PRESENCE_OUTPUT in {o.name for o in self.session.get_outputs()}:
+            self.heads.append(PRESENCE_OUTPUT)
+        # only the features the heads read are fetched and kept (the exporter drops unused inputs)
         self.head_inputs = [i.name for i in self.head.get_inputs() if i.name != MASK_INPUT]
+        self.prompt = None
+        if PROMPT_GRAPH in graphs.manifest["graphs"]:
+            self.prompt = _session(graphs, PROMPT_GRAPH, providers)
+            self.prompt_inputs = [i.name for i in self.prompt.get_inputs() if i.name != PROMPT_INPUT]
+        wanted = self.head_inputs + (self.prompt_inputs if self.prompt is not None else [])
+        self.kept = list(dict.fromkeys(wanted))
 
-    def forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        seg_logits, cls_logits = _run(self.session, list(HEAD_OUTPUTS), {IMAGE_INPUT: batch})
-        return sigmoid(seg_logits[:, 0]), softmax(cls_logits)
+    def forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        outputs = _run(self.session, self.heads, {IMAGE_INPUT: batch})
+        present = sigmoid(outputs[2]) if len(outputs) > 2 else None
+        return sigmoid(outputs[0][:, 0]), softmax(outputs[1]), present
+
+    def forward_keeping(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, dict]:
+        """forward() plus the encoder features, kept for re-scoring and prompts of the same frame."""
+        outputs = _run(self.session, self.heads + self.kept, {IMAGE_INPUT: batch})
+        heads, features = outputs[: len(self.heads)], outputs[len(self.heads) :]
+        present = sigmoid(heads[2]) if len(heads) > 2 else None
+        kept = dict(zip(self.kept, features, strict=True))
+        return sigmoid(heads[0][:, 0]), softmax(heads[1]), present, kept
 
     def encode(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        outputs = _run(self.session, self.head_inputs, {IMAGE_INPUT: batch})
-        return dict(zip(self.head_inputs, outputs, strict=True))
+        outputs = _run(self.session, self.kept, {IMAGE_INPUT: batch})
+        return dict(zip(self.kept, outputs, strict=True))
+
+    def forward_prompted(self, features: dict[str, np.ndarray], prompt_maps: np.ndarray) -> np.ndarray:
+        if self.prompt is None:
+            raise RuntimeError("these graphs take no prompt inputs")
+        feeds = {name: features[name] for name in self.prompt_inputs}
+        (seg_logits,) = _run(self.prompt, ["seg_logits"], {**feeds, PROMPT_INPUT: prompt_maps})
+        return sigmoid(seg_logits[:, 0])
 
     def classify(self, features: dict[str, np.ndarray], mask_prob: np.ndarray) -> np.ndarray:
-        (cls_logits,) = _run(self.head, ["cls_logits"], {**features, MASK_INPUT: mask_prob})
+        feeds = {name: features[name] for name in self.head_inputs}
+        (cls_logits,) = _run(self.head, ["cls_logits"], {**feeds, MASK_INPUT: mask_prob})
         return softmax(cls_logits)
 
     def release(self) -> None:

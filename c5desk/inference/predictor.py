@@ -19,7 +19,13 @@ the frame is in scope for the model (c5desk.inference.scope: colour Doppler, not
 
 Prompts (c5desk.inference.prompt): predict(frame, prompt=...) runs the model and refines its mask with the
 prompt; refine(frame, prompt) does the same from the frame's cached probability map and encoder features, so
-a click costs the refinement, the small head and the measurements, never the network's encoder.
+a click costs the refinement, the small head and the measurements, never the network's encoder. A bundle
+with prompt support (model v2) takes the prompt as network inputs: the prompt maps
+(c5desk.inference.prompt_maps) and the cached features go through the prompt encoder and the decoder
+(engine.forward_prompted); older bundles are refined from their probability map (prompt_refine).
+
+A model with a lesion-present output (model v2) answers "no lesion found" when it says there is none
+(c5desk.inference.presence).
 
 Not thread-safe: it keeps the last frame's encoder features and probability map so that re-scoring edits
 and prompts of that frame only run the small head. Use one Predictor per thread (the app runs all model
@@ -45,7 +51,9 @@ from c5desk.inference.contract import (
 )
 from c5desk.inference.engine import Engine
 from c5desk.inference.preprocess import Geometry, InputSpec, mask_to_model, to_frame
+from c5desk.inference.presence import keep_prompted_regions, with_presence
 from c5desk.inference.prompt import Prompt, refine_mask
+from c5desk.inference.prompt_maps import frame_prompt_maps
 from c5desk.inference.regions import predicted_lesions
 from c5desk.inference.scope import assess
 from c5desk.io.frame import Frame
@@ -103,7 +111,7 @@ class Predictor:
         prompt = self._checked_prompt(frame, prompt)
         prepared = self.prepare(frame)
         self._area = ((frame.source_id, frame.index), prepared.area)
-        prediction = self.predict_prepared([prepared])[0]
+        prediction = self.predict_prepared([prepared], keep_features=True)[0]
         # BI-RADS terms and each region's own score for a frame someone reads (the app, the DICOM node);
         # batch scoring has no use for them
         if prediction.mask.any():
@@ -132,22 +140,34 @@ class Predictor:
     def predict_batch(self, frames: list[Frame]) -> list[Prediction]:
         return self.predict_prepared([self.prepare(f) for f in frames])
 
-    def predict_prepared(self, items: list[Prepared]) -> list[Prediction]:
+    def predict_prepared(self, items: list[Prepared], keep_features: bool = False) -> list[Prediction]:
+        """`keep_features` (one frame): its encoder features are kept, so that the first edit or prompt of
+        the frame does not run the encoder again."""
         if not items:
             return []
         n = len(items)
         batch = np.stack([item.tensor for item in items])
-        seg, cls = self._guarded(
-            f"inference failed on a batch of {n}", self.engine.forward, self._views(batch)
-        )
+        keep = keep_features and n == 1 and hasattr(self.engine, "forward_keeping")
+        call = self.engine.forward_keeping if keep else self.engine.forward
+        what = f"inference failed on a batch of {n}"
+        seg, cls, present, *kept = self._guarded(what, call, self._views(batch))
+        if keep:
+            frame = items[0].frame
+            self._encoded = _Encoded((frame.source_id, frame.index), kept[0], items[0].geometry)
         seg, p, spread, seg_unc = combine_views(seg, cls[:, MALIGNANT], n, self.tta)
+        if present is not None:  # both views' mean, like P(malignant)
+            present = (present[:n] + present[n:]) / 2 if self.tta else present
         for i, item in enumerate(items):
-            if not (np.isfinite(p[i]) and np.isfinite(seg[i]).all()):
+            finite = np.isfinite(p[i]) and np.isfinite(seg[i]).all()
+            if not finite or (present is not None and not np.isfinite(present[i])):
                 raise ModelError(f"model produced no finite result for {_name(item.frame)}")
-        return [
+        predictions = [
             self._finish(item, seg[i], float(p[i]), float(spread[i]), float(seg_unc[i]))
             for i, item in enumerate(items)
         ]
+        if present is not None:
+            predictions = [with_presence(pr, float(pi)) for pr, pi in zip(predictions, present, strict=True)]
+        return predictions
 
     # ---- re-scoring an edited mask ---------------------------------------------------------------------
     def rescore(self, frame: Frame, mask: np.ndarray) -> tuple[float, float, Measurements | None]:
@@ -178,9 +198,8 @@ class Predictor:
         if not isinstance(prompt, Prompt):
             raise ModelError(f"a prompt is a c5desk.inference.prompt.Prompt, not {type(prompt).__name__}")
         if self.spec.prompt_support and not hasattr(self.engine, "forward_prompted"):
-            # The seam for promptable bundles (model v2): their graphs take the prompt as inputs, through
-            # an engine's forward_prompted. No engine has prompt inputs yet, so such a bundle is refused
-            # rather than silently refined as if the network had never seen the prompt.
+            # a promptable bundle on an engine without prompt inputs is refused rather than silently
+            # refined as if the network had never seen the prompt
             raise ModelError(
                 f"model {self.version} declares prompt support, but the {self.backend} engine has no prompt"
                 " inputs: update c5desk to use this bundle"
@@ -189,7 +208,10 @@ class Predictor:
 
     def _prompted(self, frame: Frame, base: Prediction, prompt: Prompt) -> Prediction:
         """The model's result with the prompt's mask: outlined, measured, described and re-scored."""
-        mask = refine_mask(base.prob, frame.grey, prompt, self.threshold) & self._area_of(frame)
+        if self.spec.prompt_support:
+            mask = self._network_prompted(frame, prompt) & self._area_of(frame)
+        else:
+            mask = refine_mask(base.prob, frame.grey, prompt, self.threshold) & self._area_of(frame)
         p, spread = self._mask_score(frame, mask)
         names = self.spec.class_names
         return replace(
@@ -202,8 +224,18 @@ class Predictor:
             label=names[MALIGNANT] if p >= 0.5 else names[0],
             measurements=measure_mask(mask, frame.mm_per_px),
             descriptors=describe_lesion(frame.grey, mask, frame.mm_per_px) if mask.any() else {},
-            extras={**base.extras, "prompt": prompt.to_json()},
+            extras={**base.extras, "prompt": prompt.to_json(), "lesion_found": bool(mask.any())},
         )
+
+    def _network_prompted(self, frame: Frame, prompt: Prompt) -> np.ndarray:
+        """The promptable network's mask for the prompt, from the frame's cached encoder features."""
+        encoded = self._encode(frame)
+        maps = self._views(frame_prompt_maps(prompt, encoded.geometry)[None])
+        seg = self._guarded("the prompt failed", self.engine.forward_prompted, encoded.features, maps)
+        if not np.isfinite(seg).all():
+            raise ModelError(f"model produced no finite result for the prompt on {_name(frame)}")
+        prob, _p, _spread, _unc = combine_views(seg, np.zeros(len(seg)), 1, self.tta)
+        return keep_prompted_regions(to_frame(prob[0], encoded.geometry) >= self.threshold, prompt)
 
     def _area_of(self, frame: Frame) -> np.ndarray:
         """The frame's imaging area mask (a grown click region never spills into the black surround)."""

@@ -19,12 +19,27 @@ class TorchEngine:
         if device.type == "cuda":
             self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
-    def forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        return self.forward_keeping(batch)[:3]
+
+    def forward_keeping(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, list]:
+        """forward() plus the encoder features, kept for re-scoring and prompts of the same frame."""
         with torch.inference_mode(), self._autocast():
-            seg_logits, cls_logits = self.model(self._tensor(batch, channels_last=True))
+            features = self.model.encode(self._tensor(batch, channels_last=True))
+            seg_logits = self.model.segment(features)
+            cls_logits = self.model._classify(features, seg_logits)
+            present = None
+            if getattr(self.model, "presence", None) is not None:  # model v2
+                present = torch.sigmoid(self.model.lesion_present(features).float()).cpu().numpy()
             seg = torch.sigmoid(seg_logits.float())[:, 0]
             cls = torch.softmax(cls_logits.float(), dim=1)
-        return seg.cpu().numpy(), cls.cpu().numpy()
+        kept = [f.float().contiguous() for f in features]
+        return seg.cpu().numpy(), cls.cpu().numpy(), present, kept
+
+    def forward_prompted(self, features: list[torch.Tensor], prompt_maps: np.ndarray) -> np.ndarray:
+        with torch.inference_mode(), self._autocast():
+            seg_logits = self.model.segment_prompted(features, self._tensor(prompt_maps))
+            return torch.sigmoid(seg_logits.float())[:, 0].cpu().numpy()
 
     def encode(self, batch: np.ndarray) -> list[torch.Tensor]:
         with torch.inference_mode():

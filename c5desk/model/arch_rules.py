@@ -64,6 +64,8 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "drop_path_rate": (_number_in(0.0, 0.99), "a number 0..0.99"),
     "mean": (_list_of(_number_in(-1e3, 1e3), range(1, 5)), "1 to 4 finite numbers"),
     "std": (_list_of(_number_in(1e-6, 1e3), range(1, 5)), "1 to 4 positive finite numbers"),
+    "prompts": (lambda v: isinstance(v, bool), "true or false"),  # model v2: prompt inputs
+    "presence": (lambda v: isinstance(v, bool), "true or false"),  # model v2: lesion-present output
 }
 
 

@@ -79,6 +79,10 @@ class BundleSpec:
         check_spec_fields(data, source, FORMAT_VERSION)
         if not isinstance(data.get("prompt_support", False), bool):
             raise BundleError(f"{source}: prompt_support must be true or false")
+        arch_args = data.get("arch_args")
+        built_with_prompts = isinstance(arch_args, dict) and arch_args.get("prompts") is True
+        if data.get("prompt_support", False) != built_with_prompts:
+            raise BundleError(f"{source}: prompt_support must say whether arch_args has prompts: true")
         values = dict(data)
         for key in ("mean", "std", "class_names"):
             values[key] = tuple(values[key])
@@ -164,6 +168,8 @@ def save_bundle(
             "metrics": _json_roundtrip(dict(metrics or {}), "metrics"),
             "weights_sha256": hashlib.sha256(weights).hexdigest(),
             "notes": notes,
+            # a network built with prompt inputs (model v2) says so, so engines know to feed them
+            "prompt_support": bool(plain_args.get("prompts", False)),
         },
         source=f"bundle {version!r}",
     )

@@ -19,8 +19,9 @@ from c5desk.model.cnn import FEATURE_STRIDES, ResNetBranch
 from c5desk.model.cswin import DEFAULT_STRIPE_TARGETS, CSwinBranch
 from c5desk.model.decoder import UNetDecoder
 from c5desk.model.fusion import CouplingBlock
-from c5desk.model.heads import MaskPooledClassifier
+from c5desk.model.heads import MaskPooledClassifier, PresenceHead
 from c5desk.model.net import US_MEAN, US_STD, DualTaskNet, make_default_cfg
+from c5desk.model.prompt_encoder import PromptEncoder
 from c5desk.model.registry import builds, register_model
 
 
@@ -70,6 +71,8 @@ def build_c5net(
     drop_path_rate: float = 0.05,
     mean: Sequence[float] = US_MEAN,
     std: Sequence[float] = US_STD,
+    prompts: bool = False,
+    presence: bool = False,
 ) -> DualTaskNet:
     """Assemble a C5-Net; every argument is JSON-friendly so a bundle can rebuild the model from its spec."""
     default_cfg = make_default_cfg(architecture, input_size, in_chans, mean, std)
@@ -80,7 +83,12 @@ def build_c5net(
     encoder = CoupledEncoder(cnn, transformer, fused_channels or cnn.out_channels)
     decoder = UNetDecoder(encoder.out_channels, FEATURE_STRIDES, decoder_channels, light_final_block)
     classifier = MaskPooledClassifier(encoder.out_channels, 2, mask_pooled_scales, shape_width, dropout)
-    return DualTaskNet(encoder, decoder, classifier, FEATURE_STRIDES, default_cfg)
+    # model v2: prompt inputs to the decoder and a lesion-present output (both off in v1 bundles)
+    prompt_encoder = PromptEncoder(encoder.out_channels, FEATURE_STRIDES) if prompts else None
+    presence_head = PresenceHead(encoder.out_channels[-1]) if presence else None
+    return DualTaskNet(
+        encoder, decoder, classifier, FEATURE_STRIDES, default_cfg, prompt_encoder, presence_head
+    )
 
 
 def _variant(architecture: str, defaults: dict[str, Any], overrides: dict[str, Any]) -> DualTaskNet:

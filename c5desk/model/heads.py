@@ -94,3 +94,19 @@ class MaskPooledClassifier(nn.Module):
             if self.shape_encoder is not None:
                 parts.append(self.shape_encoder(F.avg_pool2d(mask_prob, kernel_size=4)))
         return self.fc(self.dropout(self.norm(torch.cat(parts, dim=1))))
+
+
+class PresenceHead(nn.Module):
+    """Is there a lesion in this frame at all? One logit from the pooled bottleneck (mean and max: a small
+    lesion in a wide field of view moves the max, not the mean). Trained with lesion-free frames, it lets
+    the model answer "no lesion found" instead of outlining the darkest structure it can find."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(2 * channels)
+        self.fc = nn.Linear(2 * channels, 1)
+
+    def forward(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
+        bottleneck = features[-1]
+        pooled = torch.cat([bottleneck.mean(dim=(2, 3)), bottleneck.amax(dim=(2, 3))], dim=1)
+        return self.fc(self.norm(pooled))[:, 0]

@@ -6,6 +6,11 @@ Fixed API (the inference engine, the app and training rely on it):
     model.segment(feats) -> seg_logits
     model.classify(feats, mask_prob=None) -> cls_logits        mask_prob (B,1,S,S) in [0,1]; None = own mask
     model.default_cfg                                          input_size, in_chans, mean, std, class_names
+
+Model v2 adds two optional parts (None in v1 bundles and the baselines):
+    model.segment_prompted(feats, prompt_maps) -> seg_logits  maps (B,4,S,S): c5desk.inference.prompt_maps
+    model.lesion_present(feats) -> logits (B,)                 is there a lesion at all
+    model(x, prompt_maps) -> (seg, cls, presence, seg_prompted)  one call for training (DDP needs forward)
 """
 
 from __future__ import annotations
@@ -52,6 +57,8 @@ class DualTaskNet(nn.Module):
         classifier: nn.Module,
         feature_strides: Sequence[int],
         default_cfg: dict[str, Any],
+        prompt_encoder: nn.Module | None = None,
+        presence: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.encoder = encoder
@@ -59,11 +66,36 @@ class DualTaskNet(nn.Module):
         self.classifier = classifier
         self.feature_strides = tuple(feature_strides)
         self.default_cfg = default_cfg
+        self.prompt_encoder = prompt_encoder
+        self.presence = presence
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, prompt_maps: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
         features = self.encode(x)
         seg_logits = self.segment(features)
-        return seg_logits, self._classify(features, seg_logits)
+        cls_logits = self._classify(features, seg_logits)
+        if prompt_maps is None:
+            return seg_logits, cls_logits
+        presence = self.lesion_present(features) if self.presence is not None else None
+        prompted = self.segment_prompted(features, prompt_maps) if self.prompt_encoder is not None else None
+        return seg_logits, cls_logits, presence, prompted
+
+    @property
+    def promptable(self) -> bool:
+        return self.prompt_encoder is not None
+
+    def segment_prompted(self, features: Sequence[torch.Tensor], prompt_maps: torch.Tensor) -> torch.Tensor:
+        """Segmentation logits steered by a prompt: the prompt maps are added to the features the decoder
+        reads, never to those the classifier reads (the prompt changes the outline, the outline the score)."""
+        if self.prompt_encoder is None:
+            raise ModelError("this model takes no prompt inputs")
+        added = self.prompt_encoder(prompt_maps.to(features[0].dtype))
+        return self.decoder([f + a for f, a in zip(features, added, strict=True)])
+
+    def lesion_present(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Logit (B,) that the frame shows a lesion at all."""
+        if self.presence is None:
+            raise ModelError("this model has no lesion-present output")
+        return self.presence(features)
 
     def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
         if not torch.jit.is_tracing():

@@ -1,11 +1,14 @@
 """A model's ONNX graphs: the one exporter, and the format every ONNX Runtime user reads.
 
-Three files make a set, in a bundle folder (the lean installer ships them there) or in the per-user cache
-(c5desk.inference.graphs exports them there once for a bundle that has none):
+Three files make a set (four for a model-v2 bundle), in a bundle folder (the lean installer ships them
+there) or in the per-user cache (c5desk.inference.graphs exports them there once for a bundle without):
   - ``model.onnx``:   image (B, C, S, S) normalised → seg_logits (B, 1, S, S), cls_logits (B, 2) and the
                       encoder features feature_0..feature_N (fine to coarse), kept for rescoring;
+                      (model v2: also presence_logits (B,), whether a lesion is present at all);
   - ``rescore.onnx``: the features the head reads + mask_prob (B, 1, S, S) in [0, 1] → cls_logits, so an
                       edited outline is re-scored without re-running the encoder;
+  - ``prompt.onnx``:  model v2 only: the features + prompt_maps (B, 4, S, S) → seg_logits, so a click
+                      re-runs the prompt encoder and the decoder, never the encoder;
   - ``onnx.json``:    the manifest: SHA-256 of both graphs and of the weights they were exported from, and
                       the input size. It is written last, so its presence means the export completed, and
                       every graph is checked against it before it is loaded.
@@ -33,12 +36,20 @@ if TYPE_CHECKING:
 MANIFEST_FILE = "onnx.json"
 MODEL_GRAPH = "model.onnx"
 RESCORE_GRAPH = "rescore.onnx"
+PROMPT_GRAPH = "prompt.onnx"
 GRAPH_FILES = (MODEL_GRAPH, RESCORE_GRAPH)
 MANIFEST_FORMAT = 1
 OPSET = 17
 IMAGE_INPUT = "image"
 MASK_INPUT = "mask_prob"
+PROMPT_INPUT = "prompt_maps"
 HEAD_OUTPUTS = ("seg_logits", "cls_logits")
+PRESENCE_OUTPUT = "presence_logits"
+
+
+def graph_files(spec: BundleSpec) -> tuple[str, ...]:
+    """The graphs a bundle's set holds: a promptable model has the prompt graph too."""
+    return (*GRAPH_FILES, PROMPT_GRAPH) if spec.prompt_support else GRAPH_FILES
 
 
 class GraphsMissing(BundleError):
@@ -67,8 +78,8 @@ def read_manifest(folder: str | Path, spec: BundleSpec) -> dict[str, Any]:
             f"{path} was exported for input size {manifest.get('input_size')}, not {spec.input_size}"
         )
     graphs = manifest.get("graphs")
-    if not isinstance(graphs, dict) or set(graphs) != set(GRAPH_FILES):
-        raise BundleError(f"{path}: 'graphs' must list {MODEL_GRAPH} and {RESCORE_GRAPH}")
+    if not isinstance(graphs, dict) or set(graphs) != set(graph_files(spec)):
+        raise BundleError(f"{path}: 'graphs' must list {', '.join(graph_files(spec))}")
     for name, expected in graphs.items():
         graph = folder / name
         if not graph.is_file():
@@ -93,11 +104,17 @@ def export_graphs(model: nn.Module, spec: BundleSpec, folder: str | Path) -> Pat
         with torch.inference_mode():
             features = model.encode(example)
         feature_names = [f"feature_{i}" for i in range(len(features))]
-        full, rescore = _wrappers(model, len(features))
-        _export(full, (example,), folder / MODEL_GRAPH, [IMAGE_INPUT], [*HEAD_OUTPUTS, *feature_names])
+        full, rescore, prompted = _wrappers(model, len(features))
+        presence = [PRESENCE_OUTPUT] if getattr(model, "presence", None) is not None else []
+        outputs = [*HEAD_OUTPUTS, *presence, *feature_names]
+        _export(full, (example,), folder / MODEL_GRAPH, [IMAGE_INPUT], outputs)
         mask = torch.full((2, 1, spec.input_size, spec.input_size), 0.5)
         inputs = [*feature_names, MASK_INPUT]
         _export(rescore, (*features, mask), folder / RESCORE_GRAPH, inputs, ["cls_logits"])
+        if spec.prompt_support:
+            maps = torch.zeros((2, 4, spec.input_size, spec.input_size))
+            inputs = [*feature_names, PROMPT_INPUT]
+            _export(prompted, (*features, maps), folder / PROMPT_GRAPH, inputs, ["seg_logits"])
     finally:
         model.train(was_training)
     manifest = {
@@ -108,7 +125,7 @@ def export_graphs(model: nn.Module, spec: BundleSpec, folder: str | Path) -> Pat
         "opset": OPSET,
         "torch": torch.__version__,
         "features": feature_names,
-        "graphs": {name: sha256_file(folder / name) for name in GRAPH_FILES},
+        "graphs": {name: sha256_file(folder / name) for name in graph_files(spec)},
     }
     try:
         write_text_atomic(folder / MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
@@ -123,8 +140,8 @@ def export_bundle_graphs(folder: str | Path) -> Path:
     return export_graphs(model, spec, folder)
 
 
-def _wrappers(model: nn.Module, n_features: int) -> tuple[nn.Module, nn.Module]:
-    """(full graph, rescore graph) as modules; defined here because torch is imported only on export."""
+def _wrappers(model: nn.Module, n_features: int) -> tuple[nn.Module, nn.Module, nn.Module]:
+    """(full, rescore, prompt) graphs as modules; defined here because torch is imported only on export."""
     from torch import nn
 
     class FullGraph(nn.Module):
@@ -137,7 +154,10 @@ def _wrappers(model: nn.Module, n_features: int) -> tuple[nn.Module, nn.Module]:
         def forward(self, x):
             features = self.model.encode(x)
             seg_logits = self.model.segment(features)
-            return (seg_logits, self.model._classify(features, seg_logits), *features)
+            heads = (seg_logits, self.model._classify(features, seg_logits))
+            if getattr(self.model, "presence", None) is not None:
+                heads = (*heads, self.model.lesion_present(features))
+            return (*heads, *features)
 
     class RescoreGraph(nn.Module):
         """model.classify(features, mask_prob) with the features as separate inputs."""
@@ -149,7 +169,17 @@ def _wrappers(model: nn.Module, n_features: int) -> tuple[nn.Module, nn.Module]:
         def forward(self, *inputs):
             return self.model.classify(list(inputs[:n_features]), inputs[n_features])
 
-    return FullGraph().eval(), RescoreGraph().eval()
+    class PromptGraph(nn.Module):
+        """model.segment_prompted(features, prompt_maps) with the features as separate inputs."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, *inputs):
+            return self.model.segment_prompted(list(inputs[:n_features]), inputs[n_features])
+
+    return FullGraph().eval(), RescoreGraph().eval(), PromptGraph().eval()
 
 
 def _export(module, args: tuple, path: Path, input_names: list[str], output_names: list[str]) -> None:

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from c5desk.errors import DocumentError
+from c5desk.inference.presence import no_lesion_found
 from c5desk.lesion import lexicon
 from c5desk.lesion.measure import Measurements
 from c5desk.reading.document_state import (
@@ -163,6 +164,8 @@ class Document(StoredDocument, LesionList):
             pending=self._pending(scored, measured),
             suggested=dict(measured.descriptors),
             out_of_scope=_out_of_scope(pred),
+            no_lesion_found=own_mask and no_lesion_found(pred),
+            p_lesion=_p_lesion(pred),
         )
 
     def _current(self, own_mask: bool | None = None) -> tuple[_Scored, _Measured]:
@@ -317,6 +320,11 @@ class Document(StoredDocument, LesionList):
             version, frame, mask = request
             self.apply_rescore(version, *score_mask(predictor, frame, mask))
         return self.score
+
+
+def _p_lesion(prediction: Prediction | None) -> float | None:
+    value = prediction.extras.get("p_lesion") if prediction is not None else None
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 def _out_of_scope(prediction: Prediction | None) -> str:

@@ -50,6 +50,9 @@ class Score:
     pending: bool  # the mask changed since: a new score is being computed
     suggested: dict[str, str] = field(default_factory=dict)  # BI-RADS terms computed for the mask
     out_of_scope: str = ""  # why the model's frame is not what it knows (colour Doppler...); "" in scope
+    # model v2 said "no lesion found" and the mask is still its own (empty) one: no malignancy score to show
+    no_lesion_found: bool = False
+    p_lesion: float | None = None  # P(a lesion is present) of a model with that output
 
     @property
     def model_label(self) -> str | None:

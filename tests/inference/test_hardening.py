@@ -90,9 +90,9 @@ class NanMaskEngine:
 
     name, device = "fake", "CPU"
 
-    def forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, None]:
         n, _, s, _ = batch.shape
-        return np.full((n, s, s), np.nan, np.float32), np.full((n, 2), 0.5, np.float32)
+        return np.full((n, s, s), np.nan, np.float32), np.full((n, 2), 0.5, np.float32), None
 
     def release(self) -> None:
         pass

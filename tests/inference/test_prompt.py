@@ -147,9 +147,29 @@ def test_refine_reuses_the_frame_and_runs_no_full_forward(bundle: Path, sample: 
     assert calls == [] and result.mask[30, 30] and result.measurements is not None
 
 
+class _NoPromptInputs:
+    """An engine of an older c5desk: forward, encode and classify, but no forward_prompted."""
+
+    def __init__(self, engine) -> None:
+        self.engine, self.name, self.device = engine, engine.name, engine.device
+
+    def forward(self, batch):
+        return self.engine.forward(batch)
+
+    def encode(self, batch):
+        return self.engine.encode(batch)
+
+    def classify(self, features, mask_prob):
+        return self.engine.classify(features, mask_prob)
+
+    def release(self) -> None:
+        pass
+
+
 def test_a_bundle_declaring_prompt_support_needs_an_engine_with_prompt_inputs(bundle, sample) -> None:
     predictor = make_predictor(bundle, device="cpu", backend="torch")
-    promptable = Predictor(replace(predictor.spec, prompt_support=True), predictor.engine)
+    engine = _NoPromptInputs(predictor.engine)
+    promptable = Predictor(replace(predictor.spec, prompt_support=True), engine)
     assert promptable.predict(sample).mask.shape == sample.shape  # without a prompt nothing changes
     with pytest.raises(ModelError, match=r"declares prompt support.*no prompt inputs"):
         promptable.predict(sample, prompt=Prompt(positive=((3, 3),)))
@@ -158,9 +178,12 @@ def test_a_bundle_declaring_prompt_support_needs_an_engine_with_prompt_inputs(bu
 def test_prompt_support_is_optional_in_the_spec_and_checked(bundle: Path) -> None:
     data = read_spec(bundle).to_dict()
     assert "prompt_support" not in data and not BundleSpec.from_dict(data).prompt_support
-    assert BundleSpec.from_dict({**data, "prompt_support": True}).to_dict()["prompt_support"] is True
+    promptable = {**data, "arch_args": {**data["arch_args"], "prompts": True}, "prompt_support": True}
+    assert BundleSpec.from_dict(promptable).to_dict()["prompt_support"] is True
     with pytest.raises(BundleError, match="prompt_support must be true or false"):
         BundleSpec.from_dict({**data, "prompt_support": "yes"})
+    with pytest.raises(BundleError, match="prompt_support must say whether arch_args has prompts"):
+        BundleSpec.from_dict({**data, "prompt_support": True})  # a v1 network cannot take prompts
 
 
 # ---- real frames ---------------------------------------------------------------------------------------

@@ -64,8 +64,9 @@ def test_predict_scores_each_region_with_the_mask_conditioned_head(predictor, mo
     prob = np.where(first, 0.9, 0.0) + np.where(second, 0.7, 0.0)
     real = Predictor.predict_prepared
 
-    def two_regions(self, items):
-        return [replace(p, prob=prob.astype(np.float32), mask=prob >= 0.5) for p in real(self, items)]
+    def two_regions(self, items, **options):
+        results = real(self, items, **options)
+        return [replace(p, prob=prob.astype(np.float32), mask=prob >= 0.5) for p in results]
 
     monkeypatch.setattr(Predictor, "predict_prepared", two_regions)
     prediction = predictor.predict(frame)
