@@ -8,6 +8,9 @@ takes the same images for both models. Over PATIENTS: the CSVs hold no patient, 
 to its patient through the labelled folder's labels.csv (`group` column, else `patient`; see
 training.per_image), and whole patients are resampled — views of one patient are not independent. Only
 when labels.csv has neither column are images resampled; the first line printed says which.
+
+`--by device` adds one line per value of that labels.csv column (e.g. each scanner of BUS-BRA): its images'
+mean Dice and AUC for A and for B (point estimates; a scanner's few patients make intervals too wide to help).
 """
 
 from __future__ import annotations
@@ -60,6 +63,29 @@ def compare(a_csv: Path, b_csv: Path, folder: Path, n_boot: int = 2000, seed: in
     return lines
 
 
+def by_column(a_csv: Path, b_csv: Path, folder: Path, column: str) -> list[str]:
+    """Per value of labels.csv's `column`: n, Dice A / B and AUC A / B over that value's images."""
+    import csv
+
+    a, b = read_per_image(a_csv), read_per_image(b_csv)
+    with (folder / "labels.csv").open(newline="", encoding="utf-8") as stream:
+        value_of = {
+            Path(r["image"]).as_posix(): (r.get(column) or "").strip() for r in csv.DictReader(stream)
+        }
+    lines = []
+    for value in sorted({value_of.get(i, "") for i in a}):
+        images = [i for i in a if value_of.get(i, "") == value and i in b]
+        dice = [np.mean([float(t[i]["dice"]) for i in images if t[i]["dice"]]) for t in (a, b)]
+        classified = [i for i in images if a[i]["label"] in CLASSES]
+        labels = np.array([a[i]["label"] == "malignant" for i in classified], dtype=np.int64)
+        aucs = [roc_auc(np.array([float(t[i]["p_malignant"]) for i in classified]), labels) for t in (a, b)]
+        lines.append(
+            f"{column}={value or '?'}  n={len(images)}  Dice {dice[0]:.3f} / {dice[1]:.3f}"
+            f"  AUC {aucs[0]:.3f} / {aucs[1]:.3f}"
+        )
+    return lines
+
+
 def _of(group_of: dict[str, str] | None, images: list[str]) -> list[str] | None:
     return None if group_of is None else [group_of[i] for i in images]
 
@@ -78,9 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--by", help="also report per value of this labels.csv column (e.g. device)")
     args = parser.parse_args(argv)
     try:
         lines = compare(args.a, args.b, args.data, args.bootstrap, args.seed)
+        if args.by:
+            lines += by_column(args.a, args.b, args.data, args.by)
     except DataError as exc:
         print(f"compare_evaluations: {exc}", file=sys.stderr)
         return 1

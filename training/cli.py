@@ -65,7 +65,9 @@ def build_parser(prog: str = "python -m training") -> argparse.ArgumentParser:
 
 
 def add_finetune_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", type=Path, default=data_root() / "busbra", help="labelled folder")
+    parser.add_argument(
+        "--data", type=Path, nargs="+", default=[data_root() / "busbra"], help="labelled folder(s)"
+    )
     parser.add_argument("--split", nargs="*", default=["train"], help="split values to train on (never test)")
     parser.add_argument("--val-fraction", type=float, default=0.15, help="patient-disjoint validation share")
     parser.add_argument(
@@ -73,6 +75,16 @@ def add_finetune_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--replay", type=int, default=240, help="frames packaged as the replay sample (0: none)"
+    )
+    parser.add_argument(
+        "--prompts",
+        action="store_true",
+        help="model v2: train prompt inputs and a lesion-present output (grown from a v1 --init)",
+    )
+    parser.add_argument(
+        "--domain-randomise",
+        action="store_true",
+        help="ultrasound domain randomisation: field of view, TGC, resolution, burned-in text",
     )
     _common(parser, epochs=12, lr=2e-3)
 

@@ -27,6 +27,7 @@ from training.augment import AugmentConfig
 from training.batches import labelled_batch, paired_views
 from training.data import Samples
 from training.progress import Cancelled, CancelToken, Reporter
+from training.prompt_sim import PromptSimConfig, simulate
 from training.teachers import consistency_loss, distillation_loss, ema_update, frozen_copy
 from training.validate import validate
 
@@ -46,6 +47,10 @@ class FitConfig:
     consistency: float = 0.0  # mean-teacher weight; 0 disables it
     ema_decay: float = 0.99
     distill: float = 0.0  # weight of distillation from the starting model; 0 disables it
+    # model v2 only (a network with prompt inputs and a lesion-present output; ignored otherwise)
+    prompts: PromptSimConfig = field(default_factory=PromptSimConfig)
+    prompt_weight: float = 1.0  # segmentation loss of the prompted path
+    presence_weight: float = 0.2  # BCE of "is there a lesion", trained by the lesion-free frames
 
 
 @dataclass
@@ -169,6 +174,8 @@ class Trainer:
         self.steps_per_epoch = max(1, len(dd.shard(np.arange(len(train)), self.info)) // cfg.batch_size)
         self.total_steps = self.steps_per_epoch * cfg.epochs
         self.input = InputSpec.of(model.default_cfg)
+        # model v2: prompts and lesion-present trained alongside (one forward pass: DDP needs forward)
+        self.extended = any(getattr(model, name, None) is not None for name in ("prompt_encoder", "presence"))
         self.net = self._wrap(self.model)
         fp16 = self.device.startswith("cuda") and self._half == torch.float16
         self.scaler = torch.amp.GradScaler("cuda", enabled=fp16)
@@ -249,9 +256,15 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = group["base_lr"] * factor
         x, m, y = labelled_batch(self.train, index, rng, self.cfg.augment, self.input, self.device)
+        maps = self._prompt_maps(m, rng) if self.extended else None
         with self._autocast():
-            seg, cls = self.net(x)
-            loss = segmentation_loss(seg.float(), m) + self.cfg.cls_weight * class_loss(cls, y, self.weight)
+            if maps is None:
+                seg, cls = self.net(x)
+                loss = segmentation_loss(seg.float(), m)
+            else:
+                seg, cls, presence, prompted = self.net(x, maps)
+                loss = segmentation_loss(seg.float(), m) + self._v2_loss(m, presence, prompted)
+            loss = loss + self.cfg.cls_weight * class_loss(cls, y, self.weight)
             if self.base is not None:
                 loss = loss + self.cfg.distill * self._distillation(x, (seg, cls), index)
             if self.teacher is not None:
@@ -267,6 +280,25 @@ class Trainer:
         if self.teacher is not None:
             ema_update(self.teacher, self.model, self.cfg.ema_decay)
         return float(loss.detach())
+
+    def _prompt_maps(self, masks: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+        """Simulated prompts (training.prompt_sim) for the batch's augmented reference masks."""
+        references = masks[:, 0].cpu().numpy()
+        maps = np.stack([simulate(mask, rng, self.cfg.prompts) for mask in references])
+        return torch.from_numpy(maps).to(masks.device)
+
+    def _v2_loss(
+        self, masks: torch.Tensor, presence: torch.Tensor | None, prompted: torch.Tensor | None
+    ) -> torch.Tensor:
+        """The prompted path's segmentation loss plus the lesion-present BCE (model v2)."""
+        loss = masks.sum() * 0.0
+        if prompted is not None:
+            loss = loss + self.cfg.prompt_weight * segmentation_loss(prompted.float(), masks)
+        if presence is not None:
+            present = (masks.sum(dim=(1, 2, 3)) > 0).float()
+            bce = F.binary_cross_entropy_with_logits(presence.float(), present)
+            loss = loss + self.cfg.presence_weight * bce
+        return loss
 
     def _distillation(self, x: torch.Tensor, student: tuple, index: np.ndarray) -> torch.Tensor:
         """Stay close to the base model on the same augmented view (the guard against forgetting)."""

@@ -15,7 +15,9 @@ import torch
 from c5desk.model import create_model
 from c5desk.model.bundle import load_bundle
 from training import distributed as dd
+from training.augment import AugmentConfig
 from training.data import DataError, Samples, group_split, load_isic, load_labelled
+from training.domain_random import DomainRandomConfig
 from training.loop import FitConfig, FitResult, Trainer
 from training.progress import CancelToken, Reporter
 from training.publish import new_version, publish
@@ -24,7 +26,11 @@ from training.replay import BUSBRA_CITATION, source_devices, stratified_pick, wr
 TEST_SPLIT = "test"
 
 
+V2_PARTS = {"prompts": True, "presence": True}  # model v2: prompt inputs and a lesion-present output
+
+
 def fit_config(args: argparse.Namespace, **changes: Any) -> FitConfig:
+    augment = AugmentConfig(domain=DomainRandomConfig()) if getattr(args, "domain_randomise", False) else None
     cfg = FitConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -32,21 +38,33 @@ def fit_config(args: argparse.Namespace, **changes: Any) -> FitConfig:
         seed=args.seed,
         device=args.device_name,
         cls_weight=args.cls_weight,
+        **({"augment": augment} if augment else {}),
     )
     return replace(cfg, **changes)
 
 
 def build_model(args: argparse.Namespace, init: Path | None) -> tuple[torch.nn.Module, str | None]:
-    """A fresh network, or the network of the `init` bundle (same architecture) to continue from."""
+    """A fresh network, or the network of the `init` bundle (same architecture) to continue from; with
+    --prompts a v1 network grows the v2 parts, which start neutral (c5desk.model.prompt_encoder)."""
+    grow = V2_PARTS if getattr(args, "prompts", False) else {}
     if init is None:
-        return create_model(args.arch, input_size=args.size), None
+        return create_model(args.arch, input_size=args.size, **grow), None
     model, spec = load_bundle(init)
     if spec.arch != args.arch or spec.input_size != args.size:
         raise DataError(
             f"--init bundle is {spec.arch} at {spec.input_size}px;"
             f" this run asks for {args.arch} at {args.size}px"
         )
-    model.arch_name, model.arch_args = spec.arch, dict(spec.arch_args)
+    arch_args = dict(spec.arch_args)
+    if grow and not all(arch_args.get(k) for k in grow):
+        arch_args.update(grow)
+        grown = create_model(spec.arch, **arch_args)
+        result = grown.load_state_dict(model.state_dict(), strict=False)
+        new_parts = all(k.startswith(("prompt_encoder.", "presence.")) for k in result.missing_keys)
+        if result.unexpected_keys or not new_parts:
+            raise DataError(f"--init bundle {spec.version} cannot grow the model-v2 parts")
+        model = grown
+    model.arch_name, model.arch_args = spec.arch, arch_args
     return model.train(), spec.version
 
 
@@ -120,10 +138,30 @@ def pretrain(args: argparse.Namespace, info: dd.DistInfo) -> dict:
 
 
 def target_rows(args: argparse.Namespace) -> Samples:
+    """The rows of every --data folder; groups are prefixed by the folder so two sites never share one."""
     splits = args.split or None
     if splits and TEST_SPLIT in splits:
         raise DataError("the test split is never used for training or model selection")
-    return load_labelled(args.data, args.size, splits=splits, exclude=(TEST_SPLIT,))
+    parts = []
+    for folder in data_folders(args):
+        part = load_labelled(folder, args.size, splits=splits, exclude=(TEST_SPLIT,))
+        part.groups = [f"{folder.name}:{g}" for g in part.groups]
+        parts.append(part)
+    return Samples.concat(parts)
+
+
+def data_folders(args: argparse.Namespace) -> list[Path]:
+    return list(args.data) if isinstance(args.data, (list, tuple)) else [args.data]
+
+
+def replay_source(folders: list[Path]) -> str:
+    """Where the replay frames come from, with each source's terms (BUS-UCLM's forbid commercial use)."""
+    known = {
+        "busbra": BUSBRA_CITATION,
+        "bus_uclm": "BUS-UCLM (Vallez et al., Scientific Data 2025), CC BY-NC 4.0: non-commercial use only.",
+        "breast_lesions_usg": "BrEaST-Lesions_USG (Pawłowska et al., Scientific Data 2024), CC BY 4.0.",
+    }
+    return " ".join(known.get(f.name.lower(), f"labelled folder {f.name}") for f in folders)
 
 
 def finetune(args: argparse.Namespace, info: dd.DistInfo) -> dict:
@@ -139,8 +177,9 @@ def finetune(args: argparse.Namespace, info: dd.DistInfo) -> dict:
         return {}
     model.load_state_dict(result.weights)
     version = args.version or new_version(args.arch)
+    folders = data_folders(args)
     data = {
-        "folder": args.data.name,
+        "folder": ", ".join(f.name for f in folders),
         "splits": args.split or "all but test",
         "train": len(train),
         "val": len(val),
@@ -154,10 +193,8 @@ def finetune(args: argparse.Namespace, info: dd.DistInfo) -> dict:
             n_val = max(1, args.replay // 5)
             picked_train = train.subset(stratified_pick(train, args.replay - n_val, args.seed))
             picked_val = val.subset(stratified_pick(val, n_val, args.seed))
-            source = (
-                BUSBRA_CITATION if "busbra" in args.data.name.lower() else f"labelled folder {args.data.name}"
-            )
-            write_replay(staging, picked_train, picked_val, source, source_devices(args.data))
+            devices = {name: d for f in folders for name, d in source_devices(f).items()}
+            write_replay(staging, picked_train, picked_val, replay_source(folders), devices)
 
     folder = publish(
         model,

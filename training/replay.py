@@ -72,7 +72,9 @@ def write_replay(
             cv2.imwrite(str(target / "images" / name), part.images[i])
             cv2.imwrite(str(target / "masks" / name), part.masks[i] * 255)
             group = "g" + hashlib.sha256(part.groups[i].encode()).hexdigest()[:12]
-            cells = [f"images/{name}", f"masks/{name}", CLASS_NAMES[int(part.labels[i])], split, group]
+            label = CLASS_NAMES[int(part.labels[i])]
+            label = "normal" if label == "unsure" and not part.masks[i].any() else label  # lesion-free
+            cells = [f"images/{name}", f"masks/{name}", label, split, group]
             cells += [devices.get(part.names[i], "")] if devices else []
             writer.writerow([safe_cell(cell) for cell in cells])  # our own names, but every CSV is safe
     (target / "labels.csv").write_text(table.getvalue())

@@ -22,11 +22,23 @@ def predict_samples(
     for start in range(0, len(samples), batch):
         images = samples.images[start : start + batch]
         x = torch.from_numpy(np.stack([spec.normalise(i) for i in images])).to(device)
-        seg, cls = model(x)
+        seg, cls = _gated(model, x)
         probs.append(torch.sigmoid(seg.float())[:, 0].cpu().numpy())
         scores.append(cls.float().softmax(1)[:, 1].cpu().numpy())
     model.train(was_training)
     return np.concatenate(probs), np.concatenate(scores)
+
+
+def _gated(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The model's outputs, with no outline where a lesion-present output (model v2) says there is none, as
+    the app shows it."""
+    if getattr(model, "presence", None) is None:
+        return model(x)
+    features = model.encode(x)
+    seg = model.segment(features)
+    cls = model._classify(features, seg)
+    absent = torch.sigmoid(model.lesion_present(features).float()) < 0.5
+    return seg.masked_fill(absent[:, None, None, None], -30.0), cls
 
 
 def validate(model: torch.nn.Module, samples: Samples, spec: InputSpec, device: str) -> dict[str, float]:

@@ -1,0 +1,135 @@
+"""Training model v2: simulated prompts (RITM-style clicks, jittered boxes, prompt dropout), the v2 parts
+grown from a v1 bundle and trained, lesion-free frames teaching the lesion-present output, several folders."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+from synthetic_lesions import FAST, write_folder
+
+from c5desk.inference.prompt_maps import BOX, NEGATIVE, POSITIVE, PREVIOUS
+from c5desk.model.bundle import make_random_bundle, read_spec
+from training.cli import main
+from training.prompt_sim import PromptSimConfig, corrupt, simulate, simulated_clicks
+
+
+def disk(size: int = 64, centre: tuple[int, int] = (30, 34), radius: int = 12) -> np.ndarray:
+    mask = np.zeros((size, size), np.uint8)
+    cv2.circle(mask, centre, radius, 1, -1)
+    return mask
+
+
+def test_no_prompt_for_dropped_or_lesion_free_frames() -> None:
+    rng = np.random.default_rng(0)
+    assert not simulate(disk(), rng, PromptSimConfig(drop=1.0)).any()
+    assert not simulate(np.zeros((64, 64), np.uint8), rng, PromptSimConfig(drop=0.0)).any()
+
+
+def test_a_box_prompt_is_the_lesion_box_jittered() -> None:
+    maps = simulate(disk(), np.random.default_rng(1), PromptSimConfig(drop=0.0, box=1.0))
+    ys, xs = np.nonzero(maps[BOX])
+    assert abs(xs.min() - 18) <= 3 and abs(xs.max() - 42) <= 3 and abs(ys.min() - 22) <= 3
+    assert not maps[POSITIVE].any() and not maps[NEGATIVE].any() and not maps[PREVIOUS].any()
+
+
+def test_clicks_follow_the_ritm_protocol() -> None:
+    truth = disk().astype(bool)
+    positive, negative, previous = simulated_clicks(truth, np.random.default_rng(2), 1)
+    assert positive == [(30, 34)] and negative == [] and previous is None  # the lesion's deepest point
+    for seed in range(20):
+        positive, negative, previous = simulated_clicks(truth, np.random.default_rng(seed), 4)
+        assert 1 <= len(positive) + len(negative) <= 4 and positive[0] == (30, 34)
+        assert all(truth[y, x] for x, y in positive) and not any(truth[y, x] for x, y in negative)
+        assert previous is None or previous.shape == truth.shape
+
+
+def test_corruptions_are_mostly_wrong_but_near_and_worse_with_severity() -> None:
+    truth = disk().astype(bool)
+    changed = 0
+    for seed in range(30):
+        mild = corrupt(truth, np.random.default_rng(seed), 0.1)
+        severe = corrupt(truth, np.random.default_rng(seed), 0.6)
+        changed += not np.array_equal(mild, truth)  # a zero shift or a blob inside leaves it as it was
+        assert (mild & truth).sum() / truth.sum() > 0.5
+        assert np.sum(mild != truth) <= np.sum(severe != truth) + 20
+    assert changed >= 20
+
+
+def test_simulation_is_deterministic() -> None:
+    cfg = PromptSimConfig(drop=0.0)
+    a = simulate(disk(), np.random.default_rng(7), cfg)
+    b = simulate(disk(), np.random.default_rng(7), cfg)
+    assert np.array_equal(a, b)
+
+
+def add_lesion_free(folder: Path, count: int) -> None:
+    rng = np.random.default_rng(5)
+    with (folder / "labels.csv").open("a", newline="") as stream:
+        writer = csv.writer(stream)
+        for i in range(count):
+            image = np.clip(rng.normal(120, 30, (96, 128)), 0, 255).astype(np.uint8)
+            cv2.imwrite(str(folder / "img" / f"n{i}.png"), image)
+            cv2.imwrite(str(folder / "img" / f"nm{i}.png"), np.zeros_like(image))
+            writer.writerow([f"img/n{i}.png", f"img/nm{i}.png", "normal", f"q{i}", "train"])
+
+
+@pytest.fixture(scope="module")
+def v2(tmp_path_factory) -> tuple[Path, Path]:
+    """A v2 bundle finetuned (2 epochs) from a v1 one on two folders, one with lesion-free frames."""
+    root = tmp_path_factory.mktemp("v2")
+    first, second = write_folder(root / "site_a", 8, seed=1), write_folder(root / "site_b", 6, seed=2)
+    add_lesion_free(second, 4)
+    init = make_random_bundle(root / "v1", input_size=64)
+    out = root / "v2"
+    argv = ["finetune", "--data", str(first), str(second), "--prompts", "--domain-randomise"]
+    argv += ["--init", str(init), "--epochs", "2", "--replay", "9", "--val-fraction", "0.25"]
+    argv += ["--out", str(out), "--work", str(root / "work"), "--version", "tiny-v2", *FAST]
+    assert main(argv) == 0
+    return out, second
+
+
+def test_finetune_grows_and_trains_the_v2_parts_from_a_v1_bundle(v2) -> None:
+    out, _ = v2
+    spec = read_spec(out)
+    assert spec.prompt_support and spec.arch_args == {"input_size": 64, "prompts": True, "presence": True}
+    data = spec.training["data"]
+    assert data["folder"] == "site_a, site_b" and data["train"] + data["val"] == 18
+    assert spec.training["recipe"]["augment"]["domain"]["fov_prob"] > 0
+    weights = load_file(str(out / "model.safetensors"))
+    projections = [k for k in weights if k.startswith("prompt_encoder.projections")]
+    moved = [k for k in projections if np.abs(weights[k]).max() > 0]
+    assert moved, "the prompt encoder's projections never left zero: the prompted path did not train"
+    assert any(k.startswith("presence.") for k in weights)
+    with (out / "replay" / "labels.csv").open() as stream:
+        labels = [row["label"] for row in csv.DictReader(stream)]
+    assert "unsure" not in labels and len(labels) == 9
+
+
+def test_retraining_a_v2_bundle_keeps_training_its_prompts(v2, tmp_path: Path, capsys) -> None:
+    out, corrections = v2
+    models = tmp_path / "models"
+    argv = ["retrain", "--base", str(out), "--data", str(corrections), "--out", str(models)]
+    argv += ["--work", str(tmp_path / "w"), "--epochs", "1", "--publish-anyway", "--version", "tiny-v2-r1"]
+    assert main([*argv, *FAST[2:]]) == 0, capsys.readouterr().err
+    child = models / "tiny-v2-r1"
+    assert read_spec(child).prompt_support
+    before, after = load_file(str(out / "model.safetensors")), load_file(str(child / "model.safetensors"))
+    changed = [
+        k for k in before if k.startswith("prompt_encoder.") and not np.array_equal(before[k], after[k])
+    ]
+    assert changed, "the retrain left the prompt encoder untouched"
+
+
+@pytest.mark.parametrize("flag", ["--prompts"])
+def test_a_bundle_that_cannot_grow_is_refused(tmp_path: Path, capsys, flag: str) -> None:
+    data = write_folder(tmp_path / "d", 6, seed=3)
+    init = make_random_bundle(tmp_path / "base", arch="unet_resnet", input_size=64)
+    argv = ["finetune", "--data", str(data), flag, "--init", str(init), "--arch", "unet_resnet"]
+    argv += ["--epochs", "1", "--out", str(tmp_path / "o"), *FAST]
+    assert main(argv) == 1
+    assert "cannot" in capsys.readouterr().err
