@@ -63,10 +63,23 @@ def check_parity(bundle: Path, sample: Path = SAMPLE) -> str:
         "P(malignant)": abs(a.p_malignant - b.p_malignant),
         "rescored P(malignant)": abs(rescored[0] - rescored[1]),
     }
+    if "p_lesion" in a.extras:  # model v2: the lesion-present output and the prompt graph too
+        errors["P(lesion)"] = abs(float(a.extras["p_lesion"]) - float(b.extras["p_lesion"]))
+        errors.update(_prompt_parity(torch_pred, onnx_pred, frame, mask))
     worst = max(errors, key=errors.get)
     if errors[worst] > TOLERANCE:
         raise C5Error(f"the ONNX graphs disagree with torch: {worst} differs by {errors[worst]:.2g}")
     return ", ".join(f"{k} {v:.1g}" for k, v in errors.items())
+
+
+def _prompt_parity(torch_pred, onnx_pred, frame, mask: np.ndarray) -> dict[str, float]:
+    """Share of frame pixels the two engines' prompted outlines disagree on, for a box around `mask`."""
+    from c5desk.inference.prompt import Prompt
+
+    ys, xs = np.nonzero(mask)
+    prompt = Prompt(box=(int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1))
+    a, b = torch_pred.refine(frame, prompt), onnx_pred.refine(frame, prompt)
+    return {"prompted mask (share of pixels)": float(np.mean(a.mask != b.mask))}
 
 
 def main(argv: list[str] | None = None) -> int:

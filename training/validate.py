@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from c5desk.inference.preprocess import InputSpec
+from c5desk.inference.presence import PRESENCE_THRESHOLD
 from c5desk.lesion.overlap import dice_per_image
 from training.data import Samples
 from training.metrics import roc_auc
@@ -37,7 +38,7 @@ def _gated(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch
     features = model.encode(x)
     seg = model.segment(features)
     cls = model._classify(features, seg)
-    absent = torch.sigmoid(model.lesion_present(features).float()) < 0.5
+    absent = torch.sigmoid(model.lesion_present(features).float()) < PRESENCE_THRESHOLD
     return seg.masked_fill(absent[:, None, None, None], -30.0), cls
 
 
