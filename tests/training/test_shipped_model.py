@@ -1,4 +1,5 @@
-"""The shipped default model: present, loadable, with replay sample, and its card's numbers reproducible."""
+"""The shipped models: the default (model v2) present, loadable, promptable, with replay sample, and its
+card's numbers reproducible; v1 kept beside it for rollback with its own card and comparisons."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ import pytest
 
 from c5desk.model.bundle import load_bundle
 from c5desk.model.catalog import SHIPPED_MODELS, default_bundle
+from c5desk.settings import RESOURCES
 from training.evaluate import evaluate
+
+V1 = RESOURCES / "models" / "c5net_tiny-busbra-v1"
 
 CARD_KEYS = ("dice", "iou", "hd95", "auc", "accuracy", "sensitivity", "specificity")
 COMPARISON = ("scratch_test_metrics.json", "unet_resnet_test_metrics.json")
@@ -29,16 +33,29 @@ def test_the_default_bundle_is_a_trained_c5net_with_card_and_replay() -> None:
     _model, spec = load_bundle(bundle)
     assert spec.arch == "c5net_tiny" and spec.parent and spec.training["stage"] == "finetune"
     assert spec.training["data"]["init"] == spec.parent  # ISIC source stage → BUS-BRA target stage
-    assert not spec.version.startswith("random")
+    assert not spec.version.startswith("random") and spec.prompt_support
     assert (bundle / "MODEL_CARD.md").is_file() and (bundle / "replay" / "labels.csv").is_file()
     card = (bundle / "MODEL_CARD.md").read_text()
     recorded = json.loads((bundle / "evaluation" / "test_metrics.json").read_text())
     assert f"{recorded['dice']:.3f}" in card and f"{recorded['auc']:.3f}" in card
 
 
-@pytest.mark.parametrize("name", ["test_metrics.json", *(f"comparison/{n}" for n in COMPARISON)])
-def test_card_intervals_are_over_patients_and_printed(name: str) -> None:
-    bundle = default_bundle()
+def test_v1_stays_installed_for_rollback() -> None:
+    _model, spec = load_bundle(V1)
+    assert spec.version == "c5net_tiny-busbra-v1" and not spec.prompt_support
+    assert spec.version == load_bundle(default_bundle())[1].parent
+
+
+@pytest.mark.parametrize(
+    ("bundle", "name"),
+    [
+        (None, "test_metrics.json"),
+        (V1, "test_metrics.json"),
+        *((V1, f"comparison/{n}") for n in COMPARISON),
+    ],
+)
+def test_card_intervals_are_over_patients_and_printed(bundle: Path | None, name: str) -> None:
+    bundle = bundle or default_bundle()
     card = (bundle / "MODEL_CARD.md").read_text()
     recorded = json.loads((bundle / "evaluation" / name).read_text())
     assert recorded["ci_resampling"] == "group" and recorded["n_groups"] == TEST_PATIENTS
