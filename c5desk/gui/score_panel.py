@@ -186,7 +186,8 @@ def _verdict(score: Score) -> str:
     if score.p_malignant is None:
         return "P(malignant): no model"
     if score.no_lesion_found:
-        return f"No lesion found (P(lesion) {score.p_lesion:.2f}) — outline or point at one to score it"
+        chance = f" (P(lesion) {score.p_lesion:.2f})" if score.p_lesion is not None else ""
+        return f"No lesion found{chance} — outline or point at one to score it"
     source = "edited mask" if score.edited else "model's mask"
     state = " — updating…" if score.pending else ""
     return f"P(malignant) {score.p_malignant:.2f} → {score.model_label} ({source}){state}"

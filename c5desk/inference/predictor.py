@@ -224,7 +224,7 @@ class Predictor:
             label=names[MALIGNANT] if p >= 0.5 else names[0],
             measurements=measure_mask(mask, frame.mm_per_px),
             descriptors=describe_lesion(frame.grey, mask, frame.mm_per_px) if mask.any() else {},
-            extras={**base.extras, "prompt": prompt.to_json(), "lesion_found": bool(mask.any())},
+            extras=_prompted_extras(base, prompt),
         )
 
     def _network_prompted(self, frame: Frame, prompt: Prompt) -> np.ndarray:
@@ -290,6 +290,14 @@ class Predictor:
             frame_index=frame.index,
             extras={"threshold": self.threshold, **_scope_extras(item)},  # threshold: the slider's start
         )
+
+
+def _prompted_extras(base: Prediction, prompt: Prompt) -> dict[str, object]:
+    """The base's extras with the prompt; a clinician pointing at a lesion overrides "no lesion found"."""
+    extras = {**base.extras, "prompt": prompt.to_json()}
+    if "lesion_found" in extras:
+        extras["lesion_found"] = True
+    return extras
 
 
 def _scope_extras(item: Prepared) -> dict[str, object]:

@@ -119,8 +119,11 @@ def test_no_lesion_found_gives_no_outline_and_the_label_normal(v2_bundle: Path) 
 
 
 def test_a_v1_bundle_has_no_presence_extras() -> None:
-    prediction = make_predictor(V1, device="cpu", backend="torch").predict(lesion_frame())
+    predictor = make_predictor(V1, device="cpu", backend="torch")
+    prediction = predictor.predict(lesion_frame())
     assert "p_lesion" not in prediction.extras and not no_lesion_found(prediction)
+    nothing = predictor.refine(lesion_frame(), Prompt(negative=((5, 5),)), base=prediction)
+    assert "lesion_found" not in nothing.extras and not no_lesion_found(nothing)
 
 
 def test_the_prompt_keeps_the_regions_it_points_at() -> None:
