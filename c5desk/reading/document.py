@@ -39,7 +39,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from c5desk.errors import DocumentError
-from c5desk.inference.presence import no_lesion_found
 from c5desk.lesion import lexicon
 from c5desk.lesion.measure import Measurements
 from c5desk.reading.document_state import (
@@ -164,7 +163,7 @@ class Document(StoredDocument, LesionList):
             pending=self._pending(scored, measured),
             suggested=dict(measured.descriptors),
             out_of_scope=_out_of_scope(pred),
-            no_lesion_found=own_mask and no_lesion_found(pred),
+            no_lesion_found=own_mask and _no_lesion_found(pred),
             p_lesion=_p_lesion(pred),
         )
 
@@ -320,6 +319,12 @@ class Document(StoredDocument, LesionList):
             version, frame, mask = request
             self.apply_rescore(version, *score_mask(predictor, frame, mask))
         return self.score
+
+
+def _no_lesion_found(prediction: Prediction | None) -> bool:
+    """c5desk.inference.presence.no_lesion_found, read here from the extras: importing the inference
+    package would load pydicom with the window, which must appear first (tests/test_architecture.py)."""
+    return prediction is not None and prediction.extras.get("lesion_found") is False
 
 
 def _p_lesion(prediction: Prediction | None) -> float | None:
