@@ -42,8 +42,8 @@ def base_domains(training: dict[str, Any]) -> list[str]:
         return list(domains)
     data = training.get("data") if isinstance(training.get("data"), dict) else {}
     for value in (training.get("domain"), data.get("folder")):
-        if isinstance(value, str) and value:
-            return [value]
+        if isinstance(value, str) and value:  # finetune on several folders records "a, b, c"
+            return [part.strip() for part in value.split(",") if part.strip()]
     return ["unknown"]
 
 

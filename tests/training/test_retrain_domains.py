@@ -34,6 +34,9 @@ def test_the_kind_of_retrain_follows_the_domain() -> None:
     child = {"stage": "retrain", "domain": "thyroid", "domains": ["thyroid"], "lineage": "thyroid"}
     again = retrain_kind(child, "thyroid")  # improving the new lineage keeps its domain and lineage
     assert again.mode == IMPROVE and again.domains == ["thyroid"] and again.replay_gates
+    v2 = {"stage": "finetune", "data": {"folder": "busbra, bus_uclm, breast_lesions_usg"}}  # several folders
+    assert base_domains(v2) == ["busbra", "bus_uclm", "breast_lesions_usg"]
+    assert retrain_kind(v2, "bus_uclm").mode == IMPROVE and retrain_kind(v2, "hc18").mode == ADAPT
 
 
 def test_a_retrained_card_states_its_own_intended_use_first_and_keeps_the_base_card() -> None:
