@@ -30,7 +30,7 @@ V2_PARTS = {"prompts": True, "presence": True}  # model v2: prompt inputs and a 
 
 
 def fit_config(args: argparse.Namespace, **changes: Any) -> FitConfig:
-    augment = AugmentConfig(domain=DomainRandomConfig()) if getattr(args, "domain_randomise", False) else None
+    domain = DomainRandomConfig() if getattr(args, "domain_randomise", False) else None
     cfg = FitConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -38,7 +38,7 @@ def fit_config(args: argparse.Namespace, **changes: Any) -> FitConfig:
         seed=args.seed,
         device=args.device_name,
         cls_weight=args.cls_weight,
-        **({"augment": augment} if augment else {}),
+        augment=AugmentConfig(domain=domain),
     )
     return replace(cfg, **changes)
 

@@ -20,10 +20,14 @@ class TorchEngine:
             self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
     def forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        return self.forward_keeping(batch)[:3]
+        return self._outputs(batch)[:3]  # batch scoring: the features are dropped, never copied
 
     def forward_keeping(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, list]:
         """forward() plus the encoder features, kept for re-scoring and prompts of the same frame."""
+        seg, cls, present, features = self._outputs(batch)
+        return seg, cls, present, [f.float().contiguous() for f in features]
+
+    def _outputs(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, list]:
         with torch.inference_mode(), self._autocast():
             features = self.model.encode(self._tensor(batch, channels_last=True))
             seg_logits = self.model.segment(features)
@@ -33,8 +37,7 @@ class TorchEngine:
                 present = torch.sigmoid(self.model.lesion_present(features).float()).cpu().numpy()
             seg = torch.sigmoid(seg_logits.float())[:, 0]
             cls = torch.softmax(cls_logits.float(), dim=1)
-        kept = [f.float().contiguous() for f in features]
-        return seg.cpu().numpy(), cls.cpu().numpy(), present, kept
+        return seg.cpu().numpy(), cls.cpu().numpy(), present, features
 
     def forward_prompted(self, features: list[torch.Tensor], prompt_maps: np.ndarray) -> np.ndarray:
         with torch.inference_mode(), self._autocast():
