@@ -4,7 +4,8 @@ The model line is always visible, and says plainly when there is no trained mode
 with untrained weights) or when a test model with random weights is loaded. The calibration badge warns of
 an uncalibrated frame (px) and names a scale the user set from the depth ruler ("user calibration"); the
 scanner's own calibration needs no badge. The scope badge says when the frame is not what the model knows
-(colour Doppler, not an ultrasound image: c5desk.inference.scope); the score is still shown beside it.
+(colour Doppler, not an ultrasound image: c5desk.inference.scope; unlike the model's training frames, e.g.
+another organ: c5desk.inference.familiarity); the score is still shown beside it.
 """
 
 from __future__ import annotations

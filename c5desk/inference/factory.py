@@ -15,6 +15,7 @@ from pathlib import Path
 
 from c5desk.errors import ModelError
 from c5desk.inference.engine import Engine
+from c5desk.inference.familiarity import load as load_familiarity
 from c5desk.inference.predictor import Predictor
 from c5desk.model.bundle import BundleSpec, read_spec
 
@@ -41,12 +42,14 @@ def make_predictor(
         raise ModelError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     folder = Path(bundle)
     spec = read_spec(folder)
+    familiarity = load_familiarity(folder, spec.familiarity)
     if backend == "onnxruntime" or (backend == "auto" and not torch_available()):
-        return Predictor(spec, _ort_engine(folder, spec, device), tta=tta, threshold=threshold)
+        engine = _ort_engine(folder, spec, device)
+        return Predictor(spec, engine, tta=tta, threshold=threshold, familiarity=familiarity)
     if not torch_available():
         raise ModelError("the torch backend was requested but torch is not part of this installation")
     engine, note = _torch_side_engine(folder, spec, device, backend)
-    return Predictor(spec, engine, tta=tta, threshold=threshold, note=note)
+    return Predictor(spec, engine, tta=tta, threshold=threshold, note=note, familiarity=familiarity)
 
 
 def _ort_engine(folder: Path, spec: BundleSpec, device: str) -> Engine:

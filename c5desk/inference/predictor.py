@@ -15,7 +15,9 @@ engine, so it covers PyTorch and ONNX Runtime alike.
 Nothing is outlined outside the frame's imaging area (c5desk.io.sector: the DICOM region, refined to the
 sector inside it, else the sector or rectangle found in the pixels): the probability map is zeroed there, so
 the black surround, burned-in text and rulers never become candidates. Each Prediction's extras say whether
-the frame is in scope for the model (c5desk.inference.scope: colour Doppler, not an ultrasound image).
+the frame is in scope for the model (c5desk.inference.scope: colour Doppler, not an ultrasound image; and
+for a bundle with feature statistics, c5desk.inference.familiarity: unlike its training frames, e.g. another
+organ).
 
 Prompts (c5desk.inference.prompt): predict(frame, prompt=...) runs the model and refines its mask with the
 prompt; refine(frame, prompt) does the same from the frame's cached probability map and encoder features, so
@@ -50,8 +52,9 @@ from c5desk.inference.contract import (
     with_mirror,
 )
 from c5desk.inference.engine import Engine
+from c5desk.inference.familiarity import Familiarity, descriptors, with_familiarity
 from c5desk.inference.preprocess import Geometry, InputSpec, mask_to_model, to_frame
-from c5desk.inference.presence import keep_prompted_regions, with_presence
+from c5desk.inference.presence import PRESENCE_THRESHOLD, keep_prompted_regions, with_presence
 from c5desk.inference.prompt import Prompt, refine_mask
 from c5desk.inference.prompt_maps import frame_prompt_maps
 from c5desk.inference.regions import predicted_lesions
@@ -74,7 +77,14 @@ class _Encoded:
 
 class Predictor:
     def __init__(
-        self, spec: BundleSpec, engine: Engine, *, tta: bool = True, threshold: float = 0.5, note: str = ""
+        self,
+        spec: BundleSpec,
+        engine: Engine,
+        *,
+        tta: bool = True,
+        threshold: float = 0.5,
+        note: str = "",
+        familiarity: Familiarity | None = None,
     ) -> None:
         if not (isinstance(threshold, (int, float)) and math.isfinite(threshold) and 0 < threshold < 1):
             raise ModelError(f"mask threshold must be a number between 0 and 1, exclusive; got {threshold!r}")
@@ -82,6 +92,8 @@ class Predictor:
         self.input = InputSpec.of(spec)
         self.tta, self.threshold = tta, threshold
         self.note = note  # e.g. the visible GPU → CPU fallback, shown beside the model
+        self.familiarity = familiarity  # the out-of-scope check on the network's features (model v2)
+        self.presence_threshold = spec.presence_threshold or PRESENCE_THRESHOLD
         self._encoded: _Encoded | None = None
         self._predicted: tuple[tuple[str, int], Prediction] | None = None  # the last frame's own result
         self._area: tuple[tuple[str, int], ImagingArea | None] | None = None  # the last frame's imaging area
@@ -147,10 +159,13 @@ class Predictor:
             return []
         n = len(items)
         batch = np.stack([item.tensor for item in items])
-        keep = keep_features and n == 1 and hasattr(self.engine, "forward_keeping")
-        call = self.engine.forward_keeping if keep else self.engine.forward
+        can_keep = hasattr(self.engine, "forward_keeping")
+        keep = keep_features and n == 1 and can_keep
+        familiar = self.familiarity is not None and can_keep
+        call = self.engine.forward_keeping if keep or familiar else self.engine.forward
         what = f"inference failed on a batch of {n}"
         seg, cls, present, *kept = self._guarded(what, call, self._views(batch))
+        distances = self._distances(kept[0]) if familiar else None
         if keep:
             frame = items[0].frame
             self._encoded = _Encoded((frame.source_id, frame.index), kept[0], items[0].geometry)
@@ -165,8 +180,28 @@ class Predictor:
             self._finish(item, seg[i], float(p[i]), float(spread[i]), float(seg_unc[i]))
             for i, item in enumerate(items)
         ]
+        return self._with_model_checks(predictions, present, distances)
+
+    def _distances(self, features: Any) -> np.ndarray:
+        """Each frame's distance to the bundle's training frames in feature space."""
+        assert self.familiarity is not None
+        return self.familiarity.distances(descriptors(features, 2 if self.tta else 1))
+
+    def _with_model_checks(
+        self, predictions: list[Prediction], present: np.ndarray | None, distances: np.ndarray | None
+    ) -> list[Prediction]:
+        """Model v2's "no lesion found" (P(lesion) under the bundle's cut) and out-of-scope check on the
+        network's features (c5desk.inference.presence and .familiarity)."""
         if present is not None:
-            predictions = [with_presence(pr, float(pi)) for pr, pi in zip(predictions, present, strict=True)]
+            cut = self.presence_threshold
+            predictions = [
+                with_presence(pr, float(pl), cut) for pr, pl in zip(predictions, present, strict=True)
+            ]
+        if distances is not None and self.familiarity is not None:
+            far = self.familiarity.cut
+            predictions = [
+                with_familiarity(pr, float(d), far) for pr, d in zip(predictions, distances, strict=True)
+            ]
         return predictions
 
     # ---- re-scoring an edited mask ---------------------------------------------------------------------

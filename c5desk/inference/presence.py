@@ -1,9 +1,10 @@
 """Model v2's lesion-present output applied to a Prediction: "no lesion found" instead of a forced outline.
 
 A model trained with lesion-free frames says how likely the frame shows a lesion at all (P(lesion)). Below
-PRESENCE_THRESHOLD the Prediction gets no outline, no measurements and the label "normal" (the dataset's
-word for a lesion-free frame); its extras carry p_lesion and lesion_found, which the score panel and the
-batch CSV show instead of a malignancy score. A prompt overrides it: the clinician points at a lesion.
+the bundle's presence_threshold (model.json; PRESENCE_THRESHOLD when it has none) the Prediction gets no
+outline, no measurements and the label "normal" (the dataset's word for a lesion-free frame); its extras
+carry p_lesion and lesion_found, which the score panel and the batch CSV show instead of a malignancy
+score. A prompt overrides it: the clinician points at a lesion.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import numpy as np
 from c5desk.inference.contract import Prediction
 from c5desk.inference.prompt import Prompt
 
-# Chosen on model v2's validation part (never the test split): the highest P(lesion) cut that still finds
+# The default for a bundle whose model.json has no presence_threshold (v2's own). Chosen on model v2's
+# validation part (never the test split): the highest P(lesion) cut that still finds
 # >= 95 % of the lesion frames of EVERY site (BUS-UCLM is the binding one: 0.951 at 0.1, 0.71 at 0.3, 0.51
 # at 0.5), because a lesion hidden by "no lesion found" is worse than a false outline the clinician deletes.
 # It costs false outlines on 22 % of BUS-UCLM's lesion-free validation frames (11 % at 0.5).
@@ -24,9 +26,9 @@ PRESENCE_THRESHOLD = 0.1
 NO_LESION = "normal"
 
 
-def with_presence(prediction: Prediction, present: float) -> Prediction:
-    """P(lesion) in the extras; below PRESENCE_THRESHOLD no outline and the label "normal"."""
-    found = present >= PRESENCE_THRESHOLD
+def with_presence(prediction: Prediction, present: float, cut: float = PRESENCE_THRESHOLD) -> Prediction:
+    """P(lesion) in the extras; below the cut (the bundle's presence_threshold) no outline and "normal"."""
+    found = present >= cut
     extras = {**prediction.extras, "p_lesion": round(present, 4), "lesion_found": found}
     if found:
         return replace(prediction, extras=extras)

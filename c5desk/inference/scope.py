@@ -7,7 +7,7 @@ be told from the pixels alone (thresholds measured in benchmarks/bench_sector.py
   - not an ultrasound image at all: a colour photograph (e.g. dermoscopy) or any picture without speckle —
     B-mode is a granular interference pattern at every depth, photographs and drawings are smooth.
 Another organ (a fetal head, a heart, a thyroid) is greyscale speckle like a breast: telling it apart needs
-a trained network (model v2), so such a frame is in scope here.
+the network's features (c5desk.inference.familiarity), so such a frame is in scope here.
 
 The result travels in Prediction.extras ("in_scope", "scope_reason"), goes to the batch CSV's `in_scope` and
 `scope_reason` columns and is shown beside the score; the model's answer is still given (a reader decides).

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
 SPEC_FILE = "model.json"
-OPTIONAL_KEYS = ("prompt_support",)
+OPTIONAL_KEYS = ("prompt_support", "presence_threshold", "familiarity")
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,11 @@ class BundleSpec:
     # The network takes a prompt (box, clicks, previous mask) as inputs (c5desk.inference.prompt). Optional
     # in model.json and written only when true, so bundles made before it load and hash as they did.
     prompt_support: bool = False
+    # Model v2's "no lesion found" cut on P(lesion) (c5desk.inference.presence), chosen with the model.
+    presence_threshold: float | None = None
+    # Where the training frames' feature statistics are and the out-of-scope cut
+    # (c5desk.inference.familiarity); written by training when the bundle is published.
+    familiarity: dict[str, Any] | None = None
 
     @classmethod
     def from_dict(cls, data: Any, source: str = SPEC_FILE) -> BundleSpec:
@@ -94,6 +99,9 @@ class BundleSpec:
             data[key] = list(data[key])
         if not data["prompt_support"]:
             del data["prompt_support"]
+        for key in ("presence_threshold", "familiarity"):
+            if data[key] is None:
+                del data[key]
         return data
 
 
@@ -129,11 +137,14 @@ def save_bundle(
     training: Mapping[str, Any] | None = None,
     metrics: Mapping[str, Any] | None = None,
     notes: str = "",
+    presence_threshold: float | None = None,
+    familiarity: Any = None,
 ) -> Path:
     """Write ``model`` as a new bundle at ``folder`` (atomically; an existing bundle is never overwritten).
 
     ``arch``/``arch_args`` must rebuild this very network (checked against its weights before writing);
-    preprocessing fields come from ``model.default_cfg``.
+    preprocessing fields come from ``model.default_cfg``. ``familiarity`` (c5desk.inference.familiarity:
+    the training frames' feature statistics, with ``to_bytes`` and ``spec_entry``) is written beside them.
     """
     from safetensors.torch import save as serialize
 
@@ -170,12 +181,21 @@ def save_bundle(
             "notes": notes,
             # a network built with prompt inputs (model v2) says so, so engines know to feed them
             "prompt_support": bool(plain_args.get("prompts", False)),
+            "presence_threshold": presence_threshold,
+            "familiarity": None if familiarity is None else familiarity.spec_entry(sha256_of(familiarity)),
         },
         source=f"bundle {version!r}",
     )
     spec_text = json.dumps(spec.to_dict(), indent=2, allow_nan=False) + "\n"
-    _write_folder_atomically(folder, {WEIGHTS_FILE: weights, SPEC_FILE: spec_text.encode("utf-8")})
+    files = {WEIGHTS_FILE: weights, SPEC_FILE: spec_text.encode("utf-8")}
+    if familiarity is not None:
+        files[spec.familiarity["file"]] = familiarity.to_bytes()  # type: ignore[index]
+    _write_folder_atomically(folder, files)
     return folder
+
+
+def sha256_of(familiarity: Any) -> str:
+    return hashlib.sha256(familiarity.to_bytes()).hexdigest()
 
 
 def load_bundle(folder: str | Path, device: str = "cpu") -> tuple[nn.Module, BundleSpec]:

@@ -71,13 +71,35 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 
 
+def _is_familiarity(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and value.get("file") == "familiarity.safetensors"
+        and isinstance(value.get("sha256"), str)
+        and bool(_SHA256.fullmatch(value["sha256"]))
+        and _is_number(value.get("cut"))
+        and value["cut"] > 0
+    )
+
+
+# optional keys, checked when present
+_OPTIONAL_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "presence_threshold": (lambda v: _is_number(v) and 0 < v < 1, "a number between 0 and 1, exclusive"),
+    "familiarity": (
+        _is_familiarity,
+        'an object with "file": "familiarity.safetensors", its "sha256" and a positive "cut"',
+    ),
+}
+
+
 def check_spec_fields(data: dict[str, Any], source: str, supported_format: int) -> None:
     """Raise BundleError naming the first field of ``data`` that breaks its rule."""
     # json.loads takes NaN, Infinity and 1e999: a NaN mean would turn every score into NaN downstream
     bad = first_non_finite(data)
     if bad:
         raise BundleError(f"{source}: {bad} must be a finite number (NaN and infinity are not allowed)")
-    for key, (test, requirement) in _RULES.items():
+    optional = {k: rule for k, rule in _OPTIONAL_RULES.items() if data.get(k) is not None}
+    for key, (test, requirement) in (_RULES | optional).items():
         if not test(data[key]):
             raise BundleError(f"{source}: {key} must be {requirement}, got {data[key]!r:.80}")
     if data["format_version"] > supported_format:
