@@ -61,6 +61,11 @@ def build_parser(prog: str = "python -m training") -> argparse.ArgumentParser:
     descriptors.add_arguments(
         sub.add_parser("descriptors", help="BI-RADS descriptors against expert labels (and refit them)")
     )
+    from training import familiarity_fit
+
+    familiarity_fit.add_arguments(
+        sub.add_parser("familiarity", help="add the out-of-scope feature statistics to a published bundle")
+    )
     return parser
 
 
@@ -131,6 +136,10 @@ def run(args: argparse.Namespace) -> int:
         from training import descriptors
 
         return descriptors.run(args)
+    if args.command == "familiarity":
+        from training import familiarity_fit
+
+        return familiarity_fit.run(args)
     check_out(args.command, args.out)
     prepare(args)
     info = dd.setup(args.device_name)

@@ -14,8 +14,10 @@ from typing import Any
 import torch
 
 from c5desk.fsio import StagedFolder
+from c5desk.inference.presence import PRESENCE_THRESHOLD
 from c5desk.model.bundle import save_bundle
-from training.data import DataError
+from training.data import DataError, Samples
+from training.familiarity_fit import fit_familiarity
 from training.progress import json_safe
 
 
@@ -33,9 +35,15 @@ def publish(
     metrics: Mapping[str, Any],
     notes: str = "",
     extras: Callable[[Path], None] | None = None,
+    scope_frames: tuple[Samples, Samples] | None = None,
+    presence_threshold: float | None = None,
 ) -> Path:
-    """Write `model` as a bundle at `folder`; `extras(staging)` may add files (replay sample, card) first."""
+    """Write `model` as a bundle at `folder`; `extras(staging)` may add files (replay sample, card) first.
+
+    `scope_frames` (trained on, held out) fit its out-of-scope statistics (training.familiarity_fit); a
+    model with a lesion-present output gets `presence_threshold`, else the default cut, in its model.json."""
     folder = Path(folder)
+    familiarity = None if scope_frames is None else fit_familiarity(model, *scope_frames)
     try:
         staged = StagedFolder(folder)
     except FileExistsError:
@@ -53,7 +61,15 @@ def publish(
             training=json_safe(dict(training)),
             metrics=json_safe(dict(metrics)),
             notes=notes,
+            presence_threshold=_presence_cut(model, presence_threshold),
+            familiarity=familiarity,
         )
         if extras is not None:
             extras(staging)
     return folder
+
+
+def _presence_cut(model: torch.nn.Module, chosen: float | None) -> float | None:
+    if getattr(model, "presence", None) is None:
+        return None
+    return chosen if chosen is not None else PRESENCE_THRESHOLD

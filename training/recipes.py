@@ -205,5 +205,6 @@ def finetune(args: argparse.Namespace, info: dd.DistInfo) -> dict:
         metrics={"validation": result.best_metrics},
         notes="",
         extras=add_replay,
+        scope_frames=(train, val),
     )
     return {"bundle": str(folder), "version": version, "validation": result.best_metrics}

@@ -174,8 +174,17 @@ def publish_candidate(
         training=training,
         metrics={"gate": gate},
         extras=extras(args, kind, version, spec.version, data, gate),
+        scope_frames=scope_frames(data),
+        presence_threshold=spec.presence_threshold,
     )
     return version, folder
+
+
+def scope_frames(data: RetrainData) -> tuple[Samples, Samples]:
+    """What the new model's out-of-scope check is fitted on: everything it trained on (replay and the
+    site's corrections, so a new organ is in scope for its own lineage) and the held-out frames of both."""
+    trained_on = Samples.concat([data.replay_train, data.corr_train])
+    return trained_on, Samples.concat([data.replay_val, data.corr_hold])
 
 
 def extras(args: argparse.Namespace, kind: RetrainKind, version: str, parent: str, data: RetrainData, gate):

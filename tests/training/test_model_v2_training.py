@@ -12,6 +12,8 @@ import pytest
 from safetensors.numpy import load_file
 from synthetic_lesions import FAST, write_folder
 
+from c5desk.inference.familiarity import load as load_familiarity
+from c5desk.inference.presence import PRESENCE_THRESHOLD
 from c5desk.inference.prompt_maps import BOX, NEGATIVE, POSITIVE, PREVIOUS
 from c5desk.model.bundle import make_random_bundle, read_spec
 from training.cli import main
@@ -110,6 +112,17 @@ def test_finetune_grows_and_trains_the_v2_parts_from_a_v1_bundle(v2) -> None:
     assert "unsure" not in labels and len(labels) == 9
 
 
+def test_finetune_publishes_its_scope_statistics_and_presence_cut(v2) -> None:
+    out, _ = v2
+    spec = read_spec(out)
+    assert spec.presence_threshold == PRESENCE_THRESHOLD
+    entry = spec.familiarity
+    data = spec.training["data"]
+    assert (entry["fitted_on"], entry["held_out"]) == (data["train"], data["val"]) and entry["cut"] > 0
+    familiarity = load_familiarity(out, entry)
+    assert familiarity is not None and familiarity.mean.shape == (2 * (128 + 256),)
+
+
 def test_retraining_a_v2_bundle_keeps_training_its_prompts(v2, tmp_path: Path, capsys) -> None:
     out, corrections = v2
     models = tmp_path / "models"
@@ -123,6 +136,13 @@ def test_retraining_a_v2_bundle_keeps_training_its_prompts(v2, tmp_path: Path, c
         k for k in before if k.startswith("prompt_encoder.") and not np.array_equal(before[k], after[k])
     ]
     assert changed, "the retrain left the prompt encoder untouched"
+    # its out-of-scope check is its own: fitted on what it trained on (replay + corrections), not inherited
+    entry, parent_entry = read_spec(child).familiarity, read_spec(out).familiarity
+    assert entry["sha256"] != parent_entry["sha256"]
+    training = read_spec(child).training
+    assert entry["fitted_on"] == training["replay"]["train"] + training["corrections"]["train"]
+    assert entry["held_out"] == training["replay"]["val"] + training["corrections"]["held_out"]
+    assert read_spec(child).presence_threshold == read_spec(out).presence_threshold
 
 
 @pytest.mark.parametrize("flag", ["--prompts"])
