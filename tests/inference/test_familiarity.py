@@ -210,3 +210,28 @@ def test_the_shipped_model_flags_fetal_heads_and_keeps_breast_frames_in_scope() 
     breasts = in_scope(_test_rows(root / "busbra", 24))
     assert sum(heads) <= 0.5 * len(heads), f"{sum(heads)} of {len(heads)} fetal heads taken as in scope"
     assert sum(breasts) >= 0.9 * len(breasts), f"only {sum(breasts)} of {len(breasts)} breast frames in scope"
+
+
+def test_the_scope_evaluation_script_reports_every_set(tmp_path: Path, capsys) -> None:
+    """scripts/evaluate_scope.py (the card's table) on two frames of each set."""
+    import importlib.util
+
+    root = data_root()
+    needed = ("busbra", "bus_uclm", "breast_lesions_usg", "hc18", "isic2017")
+    if not all((root / name / "labels.csv").is_file() for name in needed):
+        pytest.skip(f"the five labelled sets are not all under {root}")
+    script = Path(__file__).resolve().parents[2] / "scripts" / "evaluate_scope.py"
+    spec = importlib.util.spec_from_file_location("evaluate_scope", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "scope.json"
+    assert module.main([str(SHIPPED), "--limit", "2", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert set(report["sets"]) == set(needed) and all(s["frames"] == 2 for s in report["sets"].values())
+    assert report["sets"]["isic2017"]["out_of_scope"] == 2  # photographs, by the pixel checks
+    assert report["sets"]["busbra"]["out_of_scope"] == 0
+    by_name = {row["frame"]: row for row in report["pydicom"]}
+    if "US1_UNCR.dcm" in by_name:
+        assert by_name["US1_UNCR.dcm"]["reason"].startswith("colour Doppler")
+    assert "| hc18 | 2 |" in capsys.readouterr().out
+    assert module.main([str(tmp_path / "missing"), "--limit", "1"]) == 1
