@@ -27,8 +27,9 @@ UNUSED_QT = [
 # The lean bundle infers through ONNX Runtime (c5desk.inference.ort_engine): torch, what only torch needs
 # (sympy, networkx, jinja2) and the training package (with matplotlib, which only its plots use) stay out.
 # (cuda = NVIDIA's cuda-python, which pyqtgraph's RawImageWidget would pull in for CUDA-GL interop.)
+# safetensors stays in: its numpy reader loads a bundle's out-of-scope statistics (inference.familiarity).
 TORCH_STACK = [
-    "torch", "torchvision", "timm", "triton", "nvidia", "cuda", "safetensors", "training",
+    "torch", "torchvision", "timm", "triton", "nvidia", "cuda", "training",
     "sympy", "networkx", "jinja2", "matplotlib", "mpl_toolkits",
 ]  # fmt: skip
 
