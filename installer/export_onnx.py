@@ -66,6 +66,9 @@ def check_parity(bundle: Path, sample: Path = SAMPLE) -> str:
     if "p_lesion" in a.extras:  # model v2: the lesion-present output and the prompt graph too
         errors["P(lesion)"] = abs(float(a.extras["p_lesion"]) - float(b.extras["p_lesion"]))
         errors.update(_prompt_parity(torch_pred, onnx_pred, frame, mask))
+    if "unfamiliarity" in a.extras:  # the feature out-of-scope check: distance over its cut, kept to 0.001
+        gap = abs(float(a.extras["unfamiliarity"]) - float(b.extras["unfamiliarity"]))
+        errors["unfamiliarity beyond rounding"] = max(0.0, gap - 0.0011)
     worst = max(errors, key=errors.get)
     if errors[worst] > TOLERANCE:
         raise C5Error(f"the ONNX graphs disagree with torch: {worst} differs by {errors[worst]:.2g}")
