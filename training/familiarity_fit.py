@@ -17,11 +17,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from c5desk.errors import BundleError
 from c5desk.fsio import StagedFolder
 from c5desk.inference.familiarity import FILE, Familiarity, descriptors, fit
 from c5desk.inference.preprocess import InputSpec
-from c5desk.model.bundle import SPEC_FILE, load_bundle, sha256_of
+from c5desk.model.bundle import SPEC_FILE, BundleSpec, load_bundle, sha256_of
 from c5desk.settings import data_root
 from training.data import DataError, Samples, group_split
 
@@ -56,6 +55,7 @@ def attach(base: Path, out: Path, familiarity: Familiarity, presence_threshold: 
     spec["familiarity"] = familiarity.spec_entry(sha256_of(familiarity))
     if presence_threshold is not None:
         spec["presence_threshold"] = presence_threshold
+    BundleSpec.from_dict(spec, f"{out}/{SPEC_FILE}")  # e.g. a presence cut outside (0, 1) is refused here
     try:
         staged = StagedFolder(out)
     except FileExistsError:
@@ -82,10 +82,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from training.recipes import target_rows
 
-    try:
-        model, spec = load_bundle(args.base)
-    except BundleError as exc:
-        raise DataError(f"{args.base}: {exc}") from exc
+    model, spec = load_bundle(args.base)
     args.size = spec.input_size
     rows = target_rows(args)
     train_idx, val_idx = group_split(rows, args.val_fraction, args.seed)

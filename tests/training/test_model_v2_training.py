@@ -153,3 +153,24 @@ def test_a_bundle_that_cannot_grow_is_refused(tmp_path: Path, capsys, flag: str)
     argv += ["--epochs", "1", "--out", str(tmp_path / "o"), *FAST]
     assert main(argv) == 1
     assert "cannot" in capsys.readouterr().err
+
+
+def test_familiarity_is_added_to_a_published_bundle_without_touching_its_weights(
+    tmp_path: Path, capsys
+) -> None:
+    data = write_folder(tmp_path / "site", 8, seed=4)
+    base = make_random_bundle(tmp_path / "base", input_size=64)
+    out = tmp_path / "with-stats"
+    argv = ["familiarity", "--base", str(base), "--data", str(data), "--val-fraction", "0.25"]
+    assert main([*argv, "--presence-threshold", "0.2", "--out", str(out)]) == 0
+    before, after = read_spec(base), read_spec(out)
+    assert after.weights_sha256 == before.weights_sha256 and before.familiarity is None
+    assert (
+        after.presence_threshold == 0.2 and after.familiarity["fitted_on"] > after.familiarity["held_out"] > 0
+    )
+    assert load_familiarity(out, after.familiarity) is not None
+    assert (out / "model.safetensors").read_bytes() == (base / "model.safetensors").read_bytes()
+    assert main([*argv, "--out", str(out)]) == 1  # never overwritten
+    assert "already exists" in capsys.readouterr().err
+    assert main([*argv, "--presence-threshold", "1.5", "--out", str(tmp_path / "bad")]) == 1
+    assert "presence_threshold must be" in capsys.readouterr().err and not (tmp_path / "bad").exists()
