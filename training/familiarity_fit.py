@@ -10,6 +10,7 @@ untouched (a new folder; a bundle is never overwritten).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -20,7 +21,7 @@ import torch
 from c5desk.fsio import StagedFolder
 from c5desk.inference.familiarity import FILE, Familiarity, descriptors, fit
 from c5desk.inference.preprocess import InputSpec
-from c5desk.model.bundle import SPEC_FILE, BundleSpec, load_bundle, sha256_of
+from c5desk.model.bundle import SPEC_FILE, BundleSpec, load_bundle
 from c5desk.settings import data_root
 from training.data import DataError, Samples, group_split
 
@@ -49,10 +50,12 @@ def fit_familiarity(model: torch.nn.Module, train: Samples, held_out: Samples) -
     return fit(frame_descriptors(model, train), frame_descriptors(model, held_out))
 
 
-def attach(base: Path, out: Path, familiarity: Familiarity, presence_threshold: float | None) -> Path:
-    """A copy of bundle `base` at `out` with the statistics (and the presence cut, when given)."""
+def attach(base: Path, out: Path, familiarity: Familiarity, presence_threshold: float | None) -> dict:
+    """A copy of bundle `base` at `out` with the statistics (and the presence cut, when given); returns
+    what its model.json says about them."""
+    stats = familiarity.to_bytes()
     spec = json.loads((base / SPEC_FILE).read_text(encoding="utf-8"))
-    spec["familiarity"] = familiarity.spec_entry(sha256_of(familiarity))
+    spec["familiarity"] = familiarity.spec_entry(hashlib.sha256(stats).hexdigest())
     if presence_threshold is not None:
         spec["presence_threshold"] = presence_threshold
     BundleSpec.from_dict(spec, f"{out}/{SPEC_FILE}")  # e.g. a presence cut outside (0, 1) is refused here
@@ -62,9 +65,9 @@ def attach(base: Path, out: Path, familiarity: Familiarity, presence_threshold: 
         raise DataError(f"{out}: already exists; a bundle is never overwritten") from None
     with staged as staging:
         shutil.copytree(base, staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns(SPEC_FILE, FILE))
-        (staging / FILE).write_bytes(familiarity.to_bytes())
+        (staging / FILE).write_bytes(stats)
         (staging / SPEC_FILE).write_text(json.dumps(spec, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    return out
+    return spec["familiarity"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -87,6 +90,6 @@ def run(args: argparse.Namespace) -> int:
     rows = target_rows(args)
     train_idx, val_idx = group_split(rows, args.val_fraction, args.seed)
     familiarity = fit_familiarity(model, rows.subset(train_idx), rows.subset(val_idx))
-    attach(args.base, args.out, familiarity, args.presence_threshold)
-    print(json.dumps({"bundle": str(args.out), **familiarity.spec_entry(sha256_of(familiarity))}))
+    entry = attach(args.base, args.out, familiarity, args.presence_threshold)
+    print(json.dumps({"bundle": str(args.out), **entry}))
     return 0

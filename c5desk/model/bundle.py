@@ -146,22 +146,13 @@ def save_bundle(
     preprocessing fields come from ``model.default_cfg``. ``familiarity`` (c5desk.inference.familiarity:
     the training frames' feature statistics, with ``to_bytes`` and ``spec_entry``) is written beside them.
     """
-    from safetensors.torch import save as serialize
-
     folder = Path(folder)
     cfg = getattr(model, "default_cfg", None)
     if not isinstance(cfg, dict):
         raise BundleError("model has no default_cfg; build it with c5desk.model.create_model")
-    tensors = {name: t.detach().to("cpu").contiguous() for name, t in model.state_dict().items()}
-    _check_rebuildable(arch, dict(arch_args), tensors)
-    # The contract travels inside the hashed weights, so a later edit of model.json cannot change it. It is
-    # the only metadata key: safetensors writes several in no fixed order, which would change the hash.
     plain_args = _json_roundtrip(dict(arch_args), "arch_args")
-    contract = contract_text({**cfg, "arch": arch, "arch_args": plain_args})
-    try:
-        weights = serialize(tensors, metadata={CONTRACT_KEY: contract})
-    except (ValueError, RuntimeError) as exc:
-        raise BundleError(f"cannot serialise the weights of {arch}: {exc}") from exc
+    weights = _serialised_weights(model, arch, plain_args, cfg)
+    stats = None if familiarity is None else familiarity.to_bytes()
     spec = BundleSpec.from_dict(
         {
             "format_version": FORMAT_VERSION,
@@ -182,16 +173,33 @@ def save_bundle(
             # a network built with prompt inputs (model v2) says so, so engines know to feed them
             "prompt_support": bool(plain_args.get("prompts", False)),
             "presence_threshold": presence_threshold,
-            "familiarity": None if familiarity is None else familiarity.spec_entry(sha256_of(familiarity)),
+            "familiarity": None
+            if stats is None
+            else familiarity.spec_entry(hashlib.sha256(stats).hexdigest()),
         },
         source=f"bundle {version!r}",
     )
     spec_text = json.dumps(spec.to_dict(), indent=2, allow_nan=False) + "\n"
     files = {WEIGHTS_FILE: weights, SPEC_FILE: spec_text.encode("utf-8")}
-    if familiarity is not None:
-        files[spec.familiarity["file"]] = familiarity.to_bytes()  # type: ignore[index]
+    if stats is not None:
+        files[spec.familiarity["file"]] = stats  # type: ignore[index]
     _write_folder_atomically(folder, files)
     return folder
+
+
+def _serialised_weights(model: nn.Module, arch: str, plain_args: dict[str, Any], cfg: dict) -> bytes:
+    """The safetensors bytes of ``model``, checked to rebuild ``arch``, with its preprocessing contract."""
+    from safetensors.torch import save as serialize
+
+    tensors = {name: t.detach().to("cpu").contiguous() for name, t in model.state_dict().items()}
+    _check_rebuildable(arch, plain_args, tensors)
+    # The contract travels inside the hashed weights, so a later edit of model.json cannot change it. It is
+    # the only metadata key: safetensors writes several in no fixed order, which would change the hash.
+    contract = contract_text({**cfg, "arch": arch, "arch_args": plain_args})
+    try:
+        return serialize(tensors, metadata={CONTRACT_KEY: contract})
+    except (ValueError, RuntimeError) as exc:
+        raise BundleError(f"cannot serialise the weights of {arch}: {exc}") from exc
 
 
 def sha256_of(familiarity: Any) -> str:
