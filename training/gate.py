@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from c5desk.inference.preprocess import InputSpec
+from c5desk.inference.presence import PRESENCE_THRESHOLD
 from c5desk.lesion.overlap import dice_per_image
 from training.data import Samples
 from training.metrics import bootstrap_ci, roc_auc
@@ -115,8 +116,13 @@ def bounded_drop(text: str) -> float:
     return value
 
 
-def frame_scores(model: torch.nn.Module, samples: Samples, device: str) -> FrameScores:
-    probs, scores = predict_samples(model, samples, InputSpec.of(model.default_cfg), device)
+def frame_scores(
+    model: torch.nn.Module, samples: Samples, device: str, presence_cut: float = PRESENCE_THRESHOLD
+) -> FrameScores:
+    """Per-frame Dice and P(malignant), with no outline below `presence_cut` (the base bundle's own cut, so
+    the gate judges both models as the app would show them)."""
+    spec = InputSpec.of(model.default_cfg)
+    probs, scores = predict_samples(model, samples, spec, device, presence_cut=presence_cut)
     dice = dice_per_image(probs > 0.5, samples.masks > 0)
     labels = np.asarray(samples.labels, dtype=np.int64)
     groups = np.asarray(samples.groups)

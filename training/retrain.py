@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from c5desk.errors import ReadError
+from c5desk.inference.presence import PRESENCE_THRESHOLD
 from c5desk.io import iter_paths, open_source
 from c5desk.model.bundle import load_bundle
 from c5desk.store.store import DATABASE
@@ -101,9 +102,11 @@ def base_model(bundle: Path) -> tuple[torch.nn.Module, object]:
     return model, spec
 
 
-def measure(model: torch.nn.Module, parts: dict[str, Samples], device: str) -> dict[str, FrameScores]:
+def measure(
+    model: torch.nn.Module, parts: dict[str, Samples], device: str, presence_cut: float = PRESENCE_THRESHOLD
+) -> dict[str, FrameScores]:
     """Per-frame scores of the model on each part, for the paired gate (training.gate)."""
-    return {name: frame_scores(model, part, device) for name, part in parts.items()}
+    return {name: frame_scores(model, part, device, presence_cut) for name, part in parts.items()}
 
 
 def carry_replay(base: Path):

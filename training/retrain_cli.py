@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from c5desk.errors import C5Error
+from c5desk.inference.presence import PRESENCE_THRESHOLD
 from c5desk.model.catalog import Catalog
 from training import distributed as dd
 from training import retrain as rt
@@ -210,7 +211,8 @@ def run(args: argparse.Namespace, info: dd.DistInfo) -> int:
     kind = retrain_kind(spec.training, args.domain)
     data = load_data(args, spec.input_size)
     parts = data.parts()
-    before = rt.measure(model, parts, args.device_name) if info.main else {}
+    cut = spec.presence_threshold or PRESENCE_THRESHOLD
+    before = rt.measure(model, parts, args.device_name, cut) if info.main else {}
     train, distill_weights = rt.training_mix(
         data.corr_train, data.replay_train, args.replay_ratio, distill_new=kind.replay_gates
     )
@@ -219,7 +221,7 @@ def run(args: argparse.Namespace, info: dd.DistInfo) -> int:
     if not info.main:
         return 0
     model.load_state_dict(result.weights)
-    after = rt.measure(model, parts, args.device_name)
+    after = rt.measure(model, parts, args.device_name, cut)
     rule = GateRule(args.margin, args.tolerance, replay_gates=kind.replay_gates)
     report = judge(before, after, rule, seed=args.seed)
     if not report.passed and args.publish_anyway:

@@ -14,23 +14,29 @@ from training.metrics import roc_auc
 
 @torch.no_grad()
 def predict_samples(
-    model: torch.nn.Module, samples: Samples, spec: InputSpec, device: str, batch: int = 32
+    model: torch.nn.Module,
+    samples: Samples,
+    spec: InputSpec,
+    device: str,
+    batch: int = 32,
+    presence_cut: float = PRESENCE_THRESHOLD,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(probability maps (N,S,S), P(malignant) (N,)) without augmentation."""
+    """(probability maps (N,S,S), P(malignant) (N,)) without augmentation; `presence_cut` is the bundle's
+    presence_threshold (the default cut for a model being trained)."""
     was_training = model.training
     model.eval()
     probs, scores = [], []
     for start in range(0, len(samples), batch):
         images = samples.images[start : start + batch]
         x = torch.from_numpy(np.stack([spec.normalise(i) for i in images])).to(device)
-        seg, cls = _gated(model, x)
+        seg, cls = _gated(model, x, presence_cut)
         probs.append(torch.sigmoid(seg.float())[:, 0].cpu().numpy())
         scores.append(cls.float().softmax(1)[:, 1].cpu().numpy())
     model.train(was_training)
     return np.concatenate(probs), np.concatenate(scores)
 
 
-def _gated(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _gated(model: torch.nn.Module, x: torch.Tensor, cut: float) -> tuple[torch.Tensor, torch.Tensor]:
     """The model's outputs, with no outline where a lesion-present output (model v2) says there is none, as
     the app shows it."""
     if getattr(model, "presence", None) is None:
@@ -38,7 +44,7 @@ def _gated(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch
     features = model.encode(x)
     seg = model.segment(features)
     cls = model._classify(features, seg)
-    absent = torch.sigmoid(model.lesion_present(features).float()) < PRESENCE_THRESHOLD
+    absent = torch.sigmoid(model.lesion_present(features).float()) < cut
     return seg.masked_fill(absent[:, None, None, None], -30.0), cls
 
 

@@ -4,20 +4,28 @@ grown from a v1 bundle and trained, lesion-free frames teaching the lesion-prese
 from __future__ import annotations
 
 import csv
+import json
+import shutil
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+import torch
 from safetensors.numpy import load_file
-from synthetic_lesions import FAST, write_folder
+from synthetic_lesions import FAST, lesion_frame, write_folder
 
 from c5desk.inference.familiarity import load as load_familiarity
+from c5desk.inference.preprocess import InputSpec
 from c5desk.inference.presence import PRESENCE_THRESHOLD
 from c5desk.inference.prompt_maps import BOX, NEGATIVE, POSITIVE, PREVIOUS
 from c5desk.model.bundle import make_random_bundle, read_spec
+from c5desk.model.registry import create_model
+from training import retrain
 from training.cli import main
+from training.data import from_arrays
 from training.prompt_sim import PromptSimConfig, corrupt, simulate, simulated_clicks
+from training.validate import predict_samples
 
 
 def disk(size: int = 64, centre: tuple[int, int] = (30, 34), radius: int = 12) -> np.ndarray:
@@ -174,3 +182,45 @@ def test_familiarity_is_added_to_a_published_bundle_without_touching_its_weights
     assert "already exists" in capsys.readouterr().err
     assert main([*argv, "--presence-threshold", "1.5", "--out", str(tmp_path / "bad")]) == 1
     assert "presence_threshold must be" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+
+
+def test_the_retrain_gate_judges_both_models_at_the_base_bundles_presence_cut(
+    v2, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    out, corrections = v2
+    base = tmp_path / "base"
+    shutil.copytree(out, base)
+    spec = json.loads((base / "model.json").read_text())
+    spec["presence_threshold"] = 0.35
+    (base / "model.json").write_text(json.dumps(spec))
+    cuts = []
+    measure = retrain.measure
+
+    def spy(model, parts, device, presence_cut=PRESENCE_THRESHOLD):
+        cuts.append(presence_cut)
+        return measure(model, parts, device, presence_cut)
+
+    monkeypatch.setattr(retrain, "measure", spy)
+    argv = ["retrain", "--base", str(base), "--data", str(corrections), "--out", str(tmp_path / "models")]
+    argv += ["--work", str(tmp_path / "w"), "--epochs", "1", "--publish-anyway", "--version", "tiny-v2-cut"]
+    assert main([*argv, *FAST[2:]]) == 0, capsys.readouterr().err
+    assert cuts == [0.35, 0.35]  # before and after training, not the default cut
+
+
+def test_frames_under_the_presence_cut_get_no_outline_in_the_gates_scores() -> None:
+    torch.manual_seed(0)
+    model = create_model("c5net_tiny", input_size=64, presence=True).eval()
+    samples = from_arrays([(lesion, mask, 1, "g", "f") for lesion, mask in _two_lesions()], 64)
+    spec = InputSpec.of(model.default_cfg)
+    never, always = (predict_samples(model, samples, spec, "cpu", presence_cut=c)[0] for c in (0.0, 1.0))
+    assert never.max() > 1e-3 and always.max() < 1e-9  # the cut alone decides whether an outline is left
+
+
+def _two_lesions() -> list[tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(0)
+    frames = []
+    for _ in range(2):
+        image, mask = lesion_frame(rng, malignant=False)
+        small = cv2.resize(mask, (64, 64), interpolation=cv2.INTER_NEAREST)
+        frames.append((cv2.resize(image, (64, 64)), small))
+    return frames
