@@ -37,12 +37,15 @@ def local_time(utc_text: str) -> str:
 
 def row_cells(item: ReceivedFrame, annotated: str | None) -> list[str]:
     """The cells of one row; `annotated`: the frame's saved label, if a clinician saved one."""
+    scored = item.model_version is not None
     score = "—" if item.p_malignant is None else f"{item.p_malignant:.2f}"
     if item.p_malignant is not None and item.label:
         score += f" ({item.label})"
+    elif scored and item.label == "normal":
+        score = "no lesion found"
     if annotated:
         status = f"annotated ({annotated})"
-    elif item.p_malignant is not None:
+    elif scored:
         status = f"scored by {item.model_version}" if item.model_version else "scored"
     else:
         status = "waiting for the model"

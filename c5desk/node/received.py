@@ -19,7 +19,7 @@ class ReceivedFrame:
     frame_index: int
     calling_ae: str
     received_utc: str
-    p_malignant: float | None  # the newest prediction; None while not yet scored
+    p_malignant: float | None  # the newest prediction's; None while not yet scored or with no lesion found
     label: str | None
     model_version: str | None
 
@@ -39,7 +39,7 @@ def received_frames(store: Store) -> list[ReceivedFrame]:
                 frame_index=record.frame_index,
                 calling_ae=str(stamp.get("calling_ae", "")),
                 received_utc=str(stamp.get("time_utc", "")),
-                p_malignant=prediction.p_malignant if prediction else None,
+                p_malignant=prediction.malignancy if prediction else None,
                 label=prediction.label if prediction else None,
                 model_version=prediction.model_version if prediction else None,
             )

@@ -110,5 +110,6 @@ class Scorer:
         result = self._predictor.predict(self._store.frame(frame_id))
         self._store.add_prediction(
             frame_id, result.model_version, result.p_malignant, result.uncertainty, result.mask,
+            label=result.label,  # "normal" where the model found no lesion
             descriptors=result.descriptors,  # the model's BI-RADS suggestions, for an AI-only SR
         )  # fmt: skip

@@ -138,7 +138,7 @@ class StoredDocument:
         if pred is not None and not self._prediction_stored:
             store.add_prediction(
                 frame_id, pred.model_version, pred.p_malignant, pred.uncertainty, pred.mask,
-                descriptors=pred.descriptors,
+                label=pred.label, descriptors=pred.descriptors,
             )  # fmt: skip
             self._prediction_stored = True
         return frame_id

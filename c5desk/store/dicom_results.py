@@ -150,9 +150,9 @@ def _lesion(
 
 
 def _score(prediction: PredictionRecord | None) -> Score | None:
-    if prediction is None:
-        return None
-    return Score(prediction.p_malignant, prediction.uncertainty, prediction.model_version)
+    if prediction is None or prediction.malignancy is None:
+        return None  # "no lesion found" has no malignancy score to report
+    return Score(prediction.malignancy, prediction.uncertainty, prediction.model_version)
 
 
 def _capture(store: Store, record: FrameRecord, uids: UidMaker) -> pydicom.Dataset:

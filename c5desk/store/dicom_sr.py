@@ -14,7 +14,8 @@ context: the c5desk device always, a person too when a clinician saved the outli
 has none and is marked preliminary).
 
 A frame without a lesion gets a TID 1501 group on the image instead: Finding = "No lesion outlined", with
-the category and score when there are any, so a received image is never left without an answer. The
+the category and score when there are any (a model that found no lesion gives no malignancy score), so a
+received image is never left without an answer. The
 clinician's free-text note never enters the SR (it may name anyone).
 """
 

@@ -128,7 +128,7 @@ def _csv_row(item: ExportItem, lesion: Lesion) -> dict[str, Any]:
         "lesion": lesion.position, "label": lesion.label, "category": lesion.category or "",
         "note": lesion.note, "revision": annotation.revision,
         "annotation_model_version": annotation.model_version or "",
-        "p_malignant": prediction.p_malignant if prediction else "",
+        "p_malignant": _blank_if_none(prediction.malignancy if prediction else None),
         "uncertainty": prediction.uncertainty if prediction else "",
         "prediction_model_version": prediction.model_version if prediction else "",
         "bbox_x": bbox[0], "bbox_y": bbox[1], "bbox_w": bbox[2], "bbox_h": bbox[3],
@@ -187,7 +187,7 @@ def _coco_annotation(item: ExportItem, exported: ExportLesion, ann_id: int) -> d
         "iscrowd": 0,
         "attributes": {
             "lesion": exported.number,
-            "p_malignant": prediction.p_malignant if prediction else None,
+            "p_malignant": prediction.malignancy if prediction else None,
             "uncertainty": prediction.uncertainty if prediction else None,
             "model_version": prediction.model_version if prediction else item.annotation.model_version,
             "measurements": lesion.measurements,
@@ -235,3 +235,7 @@ def export_labelled_folder(store: Store, items: list[ExportItem], out: Path, sum
 
 def _mask_png(mask: np.ndarray | None) -> np.ndarray:
     return np.where(mask, 255, 0).astype(np.uint8)
+
+
+def _blank_if_none(value: float | None) -> float | str:
+    return "" if value is None else value

@@ -82,7 +82,10 @@ def _lesion_blocks(lesions: list[ReportLesion]) -> str:
 def _score_block(prediction: PredictionRecord | None) -> str:
     if prediction is None:
         return "<p>No model score stored for this frame.</p>"
-    p, u = prediction.p_malignant, prediction.uncertainty
+    if prediction.malignancy is None:
+        version = html.escape(prediction.model_version)
+        return f"<p>The model ({version}) found no lesion on this frame: no malignancy score.</p>"
+    p, u = prediction.malignancy, prediction.uncertainty
     return (
         f"<table><tr><th>P(malignant)</th><td>{_bar(p, 'score')} {p:.2f}</td></tr>"
         f"<tr><th>Uncertainty</th><td>{_bar(u, 'unc')} {u:.2f} (0 sure, 1 a coin toss)</td></tr>"

@@ -118,6 +118,12 @@ class PredictionRecord:
     created_utc: str
     descriptors: dict[str, str] = field(default_factory=dict)  # the model's BI-RADS suggestions
 
+    @property
+    def malignancy(self) -> float | None:
+        """P(malignant) to report, or None where the model found no lesion (label "normal"): a lesion-free
+        frame has no malignancy score (p_malignant is still kept, as the network gave it)."""
+        return None if self.label == "normal" else self.p_malignant
+
 
 @dataclass(frozen=True)
 class ModelVersion:

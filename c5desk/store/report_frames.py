@@ -127,9 +127,9 @@ def _overlay(
     """BGR picture: the render_overlay of the app when a model score exists, else the contour alone."""
     contours = lesion_contours(mask) if mask is not None and mask.any() else []
     prediction = item.prediction
-    if prediction is not None:
+    if prediction is not None and prediction.malignancy is not None:  # no score line for "no lesion found"
         view = _OverlayView(
-            pixels, contours, item.annotation.label, prediction.p_malignant, prediction.uncertainty,
+            pixels, contours, item.annotation.label, prediction.malignancy, prediction.uncertainty,
             prediction.model_version, measured,
         )  # fmt: skip
         return render_overlay(view, view)

@@ -22,8 +22,9 @@ from PySide6 import QtCore
 from c5desk.gui.node_process import EXITED, LISTENING, STARTING, STOPPED, NodeProcess, error_line
 from c5desk.gui.node_settings import fields_from_prefs, open_node_settings
 from c5desk.gui.prefs import DEFAULTS, Prefs
-from c5desk.gui.received_list import local_time, show_received
+from c5desk.gui.received_list import local_time, row_cells, show_received
 from c5desk.gui.send_dialog import SendDialog
+from c5desk.node.received import ReceivedFrame
 from c5desk.store import Store
 from c5desk.store.importer import import_frames
 
@@ -281,3 +282,13 @@ def test_send_to_a_closed_port_says_so_and_the_window_keeps_working(
     assert dialog.send_button.isEnabled() and dialog.report is None
     frame_id = window.ensure_store().frames()[0].id
     assert window.open_store_frame(frame_id) and window.document.frame_id == frame_id
+
+
+def test_received_rows_say_scored_unscored_and_no_lesion_found() -> None:
+    def row(p_malignant, label, version):
+        item = ReceivedFrame(1, "case-0001", 0, "SCANNER", "not a time", p_malignant, label, version)
+        return row_cells(item, None)[4:]
+
+    assert row(0.734, "malignant", "v2") == ["0.73 (malignant)", "scored by v2"]
+    assert row(None, "normal", "v2") == ["no lesion found", "scored by v2"]
+    assert row(None, None, None) == ["—", "waiting for the model"]

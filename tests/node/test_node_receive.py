@@ -29,6 +29,7 @@ from pydicom.uid import (
     generate_uid,
 )
 
+from c5desk.inference.presence import with_presence
 from c5desk.node import received_frames
 from c5desk.node.config import node_folder
 
@@ -67,6 +68,29 @@ def test_ultrasound_is_stored_deidentified_and_scored(store, predictor, tmp_path
     for path in files_under(store.folder):
         data = path.read_bytes()
         assert not any(value in data for value in IDENTITY), path.name
+
+
+class _FindsNoLesion:
+    """The node's predictor answering "no lesion found", as model v2 does on a lesion-free frame."""
+
+    def __init__(self, predictor) -> None:
+        self._predictor = predictor
+
+    def __getattr__(self, name: str):
+        return getattr(self._predictor, name)
+
+    def predict(self, frame, **kwargs):
+        return with_presence(self._predictor.predict(frame, **kwargs), present=0.0)
+
+
+def test_a_frame_with_no_lesion_found_is_kept_as_such_without_a_malignancy_score(store, predictor) -> None:
+    with running_node(store, _FindsNoLesion(predictor)) as node:
+        assert [int(status.Status) for status in store_all(node.port, [us_dataset("US1_UNCR.dcm")])] == [0]
+        assert node.wait_idle(WAIT_S)
+    (record,) = store.frames()
+    assert store.prediction(record.id, predictor.version).label == "normal"
+    (item,) = received_frames(store)
+    assert item.p_malignant is None and item.label == "normal" and item.model_version == predictor.version
 
 
 def test_an_object_sent_twice_is_stored_once(store, predictor) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from c5desk.errors import ReadError
 from c5desk.inference import Predictor, make_predictor
+from c5desk.inference.presence import with_presence
 from c5desk.lesion.measure import lesion_contours, measure_mask
 from c5desk.model.bundle import make_random_bundle
 from c5desk.reading.document import Document, DocumentError, Origin
@@ -100,6 +101,15 @@ def test_save_needs_a_label_then_stores_annotation_and_prediction(frame, predict
     stored = store.prediction(doc.frame_id)
     assert stored is not None and np.array_equal(store.prediction_mask(stored), doc.prediction.mask)
     assert saved.seg_change is not None and saved.seg_change > 0  # measured against the model's output
+
+
+def test_a_no_lesion_found_answer_is_stored_as_such(frame, predictor, store) -> None:
+    doc = Document(frame, Origin(path=SAMPLE))
+    doc.set_prediction(with_presence(predictor.predict(frame), present=0.0))
+    doc.label = "normal"
+    doc.save(store)
+    stored = store.prediction(doc.frame_id)
+    assert stored.label == "normal" and stored.malignancy is None  # exports and SR give it no score
 
 
 def test_autosave_is_recovered_by_the_next_document_and_cleared_by_save(frame, predictor, store) -> None:

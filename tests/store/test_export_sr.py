@@ -203,6 +203,17 @@ def test_model_only_and_lesion_free_frames(tmp_path):
             dicom_results(store, empty)
 
 
+def test_a_frame_the_model_found_no_lesion_on_is_reported_without_a_malignancy_score(tmp_path):
+    with Store.create(tmp_path / "store") as store:
+        frame = store.add_frame(synthetic_frame(1))
+        store.add_prediction(frame, "m3", 0.7, 0.4, np.zeros((48, 64), bool), label="normal")
+        assert store.prediction(frame).malignancy is None and store.prediction(frame).p_malignant == 0.7
+        _capture, sr = dicom_results(store, frame)  # no lesion: no SEG, and no P(malignant) in the SR
+        (group,) = hd.sr.ComprehensiveSR.from_dataset(sr).content.get_image_measurement_groups()
+        assert {_code(item) for item in _items(group, "CODE")} == {("NO-LESION", "99C5DESK")}
+        assert _items(group, "NUM") == []
+
+
 def test_every_lexicon_term_and_category_has_a_code():
     for name, terms in lexicon.DESCRIPTORS.items():
         assert set(dc.DESCRIPTOR_VALUES[name]) == set(terms) and name in dc.DESCRIPTOR_NAMES

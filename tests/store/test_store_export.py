@@ -42,6 +42,7 @@ def store_dir(tmp_path):
         ]
         store.add_prediction(ids[0], "m1", 0.8, 0.5, blob_mask(100))
         store.add_prediction(ids[1], "m1", 0.3, 0.2, blob_mask(101))
+        store.add_prediction(ids[3], "m1", 0.6, 0.3, np.zeros(SHAPE, bool), label="normal")  # no lesion found
         store.save_annotation(
             ids[0], blob_mask(1), "malignant", "BI-RADS 4a", NOTE, model_version="m1", descriptors=DESCRIPTORS
         )
@@ -120,6 +121,8 @@ def test_csv_has_one_row_per_lesion_with_measurements_and_scores(store_dir, tmp_
     assert (malignant["margin"], malignant["margin_source"]) == ("spiculated", "model")
     assert malignant["echo_pattern"] == malignant["echo_pattern_source"] == ""
     assert all(r["shape"] == "" for r in rows if r is not malignant)
+    unsure = next(r for r in rows if r["label"] == "unsure")  # the model had found no lesion there
+    assert (unsure["p_malignant"], unsure["prediction_model_version"]) == ("", "m1")
 
 
 def test_labelled_folder_round_trips_exactly(store_dir, tmp_path):
@@ -185,6 +188,8 @@ def test_report_per_case_with_overlay_score_and_measurements(store_dir, tmp_path
             assert "Uncalibrated" in page and " px</td>" in page
         if frame_id == 3:
             assert "No lesion outlined" in page and "No model score" in page
+        if frame_id == 4:
+            assert "found no lesion on this frame: no malignancy score" in page and "0.60" not in page
 
 
 def test_output_folder_is_all_or_nothing(store_dir, tmp_path, monkeypatch, capsys):
