@@ -41,7 +41,9 @@ from training.plots import plot_reliability, plot_roc
 
 CLASS_OF = {"benign": 0, "malignant": 1}
 METRICS = ("dice", "iou", "hd95", "auc", "accuracy", "sensitivity", "specificity")
-CSV_COLUMNS = ("image", "label", "p_malignant", "dice", "iou", "hd95", "uncertainty")
+# p_lesion: model v2's P(lesion) (empty for a model without one); below the bundle's cut the frame got
+# "no lesion found" and Dice 0 on a lesion frame
+CSV_COLUMNS = ("image", "label", "p_malignant", "dice", "iou", "hd95", "uncertainty", "p_lesion")
 ROC_PNG, CALIBRATION_PNG = "roc.png", "calibration.png"
 NAN = float("nan")
 
@@ -59,6 +61,7 @@ class ImageResult:
     iou: float = NAN
     hd95_px: float = NAN
     hd95_mm: float = NAN
+    p_lesion: float = NAN  # model v2's P(lesion); NaN for a model without a lesion-present output
 
 
 def evaluate(
@@ -161,6 +164,7 @@ def evaluate_row(
         segmented=bool(row.get("mask")),
         calibrated=frame.mm_per_px is not None,
         group=prepared.group or prepared.case_key,  # group column, else the (salted) patient
+        p_lesion=float(prediction.extras.get("p_lesion", NAN)),
     )
     if result.segmented:
         result.dice = M.dice(prediction.mask, prepared.mask)
@@ -250,7 +254,8 @@ def per_image_csv(results: list[ImageResult], units: str) -> str:
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     for r in results:
-        values = (r.p_malignant, r.dice, r.iou, r.hd95_mm if units == "mm" else r.hd95_px, r.uncertainty)
+        hd95 = r.hd95_mm if units == "mm" else r.hd95_px
+        values = (r.p_malignant, r.dice, r.iou, hd95, r.uncertainty, r.p_lesion)
         writer.writerow([safe_cell(r.image), r.label, *(_cell(v) for v in values)])
     return buffer.getvalue()
 

@@ -80,6 +80,7 @@ def results_from_csv(path: Path, folder: Path, units: str = "px") -> list[ImageR
                 iou=_number(row["iou"]),
                 hd95_px=hd95,
                 hd95_mm=hd95,
+                p_lesion=_number(row.get("p_lesion", "")),
             )
         )
     return results

@@ -105,6 +105,7 @@ def test_evaluate_synthetic_folder(tmp_path: Path, bundle: Path) -> None:
     assert [r["image"] for r in rows] == [f"img/{i}.png" for i in range(6)]  # the train row is left out
     assert [r["label"] for r in rows][4:] == ["normal", "unsure"]
     assert rows[4]["dice"] == rows[4]["iou"] == rows[4]["hd95"] == ""  # normal, no mask: no segmentation
+    assert all(r["p_lesion"] == "" for r in rows)  # v1: no lesion-present output
     dices = [float(r["dice"]) for r in rows if r["dice"]]
     assert len(dices) == 5 and result["dice"] == pytest.approx(np.mean(dices), abs=1e-5)
     scored = [(float(r["p_malignant"]), r["label"] == "malignant") for r in rows[:4]]

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
+from c5desk.inference.presence import PRESENCE_THRESHOLD
 from c5desk.model.bundle import make_random_bundle
 from training.cli import main as training_main
 from training.evaluate_cli import PROMPT_MODES
@@ -184,3 +185,16 @@ def test_the_command_adds_its_keys_and_keeps_the_others(folder, bundle, tmp_path
         assert metrics["n_lesion_free"] == 2 and metrics["false_lesion_rate"] in (0.0, 0.5, 1.0)
     if mode == "clicks":
         assert 1 <= metrics["noc85"] <= MAX_CLICKS and 0 <= metrics["dice_at_1"] <= metrics["dice_at_5"] + 0.5
+
+
+def test_the_per_image_csv_says_each_frames_p_lesion(folder, tmp_path: Path) -> None:
+    v2 = make_random_bundle(tmp_path / "v2", input_size=64, prompts=True, presence=True)
+    out = tmp_path / "per_image.csv"
+    code = training_main(["evaluate", str(v2), str(folder), "--split", "test", "--csv", str(out),
+                          "--bootstrap", "20"])  # fmt: skip
+    assert code == 0
+    with out.open(newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert len(rows) == 4 and all(0.0 <= float(row["p_lesion"]) <= 1.0 for row in rows)
+    hidden = [row for row in rows if row["dice"] and float(row["p_lesion"]) < PRESENCE_THRESHOLD]
+    assert all(float(row["dice"]) == 0.0 for row in hidden)  # "no lesion found" on a lesion frame
