@@ -91,7 +91,24 @@ def add_finetune_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="ultrasound domain randomisation: field of view, TGC, resolution, burned-in text",
     )
+    parser.add_argument(
+        "--presence-threshold",
+        type=presence_cut,
+        help="with --prompts: the published P(lesion) cut (default 0.1; scripts/choose_presence_cut.py "
+        "chooses one on the validation part)",
+    )
     _common(parser, epochs=12, lr=2e-3)
+
+
+def presence_cut(text: str) -> float:
+    """A P(lesion) cut strictly between 0 and 1, refused before any training starts."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 < value < 1.0:  # also refuses NaN
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1 (exclusive)")
+    return value
 
 
 def prepare(args: argparse.Namespace) -> None:

@@ -206,5 +206,6 @@ def finetune(args: argparse.Namespace, info: dd.DistInfo) -> dict:
         notes="",
         extras=add_replay,
         scope_frames=(train, val),
+        presence_threshold=getattr(args, "presence_threshold", None),
     )
     return {"bundle": str(folder), "version": version, "validation": result.best_metrics}

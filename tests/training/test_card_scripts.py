@@ -75,3 +75,17 @@ def test_the_table_is_printed_from_those_files(evaluated: Path, capsys) -> None:
     )  # 2 lesion frames, 1 lesion-free
     assert module.main([f"tiny={evaluated.parent / 'missing'}"]) == 1
     assert module.main(["no-folder-given"]) == 2
+
+
+def test_the_presence_cut_is_the_highest_that_keeps_every_sites_lesions_found() -> None:
+    spec = importlib.util.spec_from_file_location("cut", ROOT / "scripts" / "choose_presence_cut.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    # site a: 20 lesions at P(lesion) 0.9; site b: 20 lesions (one at 0.12, one at 0.45) and 2 lesion-free
+    present = np.array([0.9] * 20 + [0.12, 0.45] + [0.9] * 18 + [0.4, 0.01])
+    lesion = np.array([True] * 40 + [False, False])
+    sites = np.array(["a"] * 20 + ["b"] * 22)
+    report = module.table(present, np.ones(42, bool), lesion, sites)
+    assert report["b"]["cuts"][0.15] == (0.95, 0.5) and report["a"]["cuts"][0.5] == (1.0, None)
+    assert module.chosen_cut(report, 0.95) == 0.3  # b keeps 19 of 20 up to 0.3, 18 at 0.5
+    assert module.chosen_cut(report, 1.0) == 0.1

@@ -99,6 +99,7 @@ def v2(tmp_path_factory) -> tuple[Path, Path]:
     argv = ["finetune", "--data", str(first), str(second), "--prompts", "--domain-randomise"]
     argv += ["--init", str(init), "--epochs", "2", "--replay", "9", "--val-fraction", "0.25"]
     argv += ["--out", str(out), "--work", str(root / "work"), "--version", "tiny-v2", *FAST]
+    argv += ["--presence-threshold", "0.2"]
     assert main(argv) == 0
     return out, second
 
@@ -123,7 +124,7 @@ def test_finetune_grows_and_trains_the_v2_parts_from_a_v1_bundle(v2) -> None:
 def test_finetune_publishes_its_scope_statistics_and_presence_cut(v2) -> None:
     out, _ = v2
     spec = read_spec(out)
-    assert spec.presence_threshold == PRESENCE_THRESHOLD
+    assert spec.presence_threshold == 0.2  # as given; PRESENCE_THRESHOLD without --presence-threshold
     entry = spec.familiarity
     data = spec.training["data"]
     assert (entry["fitted_on"], entry["held_out"]) == (data["train"], data["val"]) and entry["cut"] > 0
@@ -151,6 +152,14 @@ def test_retraining_a_v2_bundle_keeps_training_its_prompts(v2, tmp_path: Path, c
     assert entry["fitted_on"] == training["replay"]["train"] + training["corrections"]["train"]
     assert entry["held_out"] == training["replay"]["val"] + training["corrections"]["held_out"]
     assert read_spec(child).presence_threshold == read_spec(out).presence_threshold
+
+
+@pytest.mark.parametrize("cut", ["0", "1", "nan", "high"])
+def test_a_presence_cut_outside_0_1_is_refused_before_training(tmp_path: Path, capsys, cut: str) -> None:
+    argv = ["finetune", "--data", str(tmp_path), "--prompts", "--presence-threshold", cut]
+    with pytest.raises(SystemExit):
+        main([*argv, "--out", str(tmp_path / "o")])
+    assert "--presence-threshold" in capsys.readouterr().err and not (tmp_path / "o").exists()
 
 
 @pytest.mark.parametrize("flag", ["--prompts"])
