@@ -15,8 +15,8 @@ has none and is marked preliminary).
 
 A frame without a lesion gets a TID 1501 group on the image instead: Finding = "No lesion outlined", with
 the category and score when there are any (a model that found no lesion gives no malignancy score), so a
-received image is never left without an answer. The
-clinician's free-text note never enters the SR (it may name anyone).
+received image is never left without an answer. The clinician's free-text note never enters the SR (it may
+name anyone).
 """
 
 from __future__ import annotations
