@@ -23,7 +23,7 @@ from c5desk.io.frame import Frame
 from c5desk.model.bundle import read_spec, save_bundle, sha256_of
 from c5desk.settings import RESOURCES, data_root
 
-SHIPPED = RESOURCES / "models" / "c5net_tiny-v2"
+SHIPPED = RESOURCES / "models" / (RESOURCES / "models" / "DEFAULT").read_text(encoding="utf-8").strip()
 
 
 def gaussian(rng: np.random.Generator, n: int, shift: float = 0.0) -> np.ndarray:
