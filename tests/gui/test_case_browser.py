@@ -103,7 +103,8 @@ def test_statuses_filters_open_and_save(qtbot, make_window, tmp_path: Path) -> N
     assert window.document is not None and window.document.frame_id == ids["bare"]
     wait_for_score(qtbot, window)
     doc = window.document
-    doc.prediction = replace(doc.prediction, mask=_lesion(), p_malignant=0.9)  # random weights outline little
+    # random weights outline little: a lesion the model calls malignant
+    doc.prediction = replace(doc.prediction, mask=_lesion(), p_malignant=0.9, label="malignant")
     focus(qtbot, window, window.canvas)
     qtbot.keyClick(window.canvas, Key.Key_A)  # accept the AI's result and save
     assert not doc.dirty

@@ -91,7 +91,7 @@ def test_no_model_at_all_says_so(monkeypatch, qtbot, tmp_path: Path) -> None:
 def test_the_shipped_card_and_metrics(monkeypatch, qtbot) -> None:
     monkeypatch.delenv("C5DESK_MODEL", raising=False)
     shipped = Catalog().shipped_default()
-    assert metrics_text(shipped) == "Dice 0.850, AUC 0.892 on the test split (383 frames)"
+    assert metrics_text(shipped) == "Dice 0.853, AUC 0.896 on the test split (383 frames)"  # v2.1's
     dialog = shown_card(monkeypatch, qtbot, Catalog(), shipped.folder)
     first_section = dialog.card.markdown.split("\n## ")[1]
     assert first_section.startswith("Intended use and limits") and "not** a medical device" in first_section

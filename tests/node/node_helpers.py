@@ -117,7 +117,7 @@ class LesionModel:
         h, w = frame.shape
         yy, xx = np.mgrid[:h, :w]
         mask = ((yy - h / 2) / (h / 6)) ** 2 + ((xx - w / 2) / (w / 6)) ** 2 <= 1
-        return _Result(self.version, 0.8, 0.1, mask, {"shape": "oval"})
+        return _Result(self.version, 0.8, 0.1, mask, {"shape": "oval"}, "malignant")
 
 
 @dataclass(frozen=True)
@@ -127,6 +127,7 @@ class _Result:
     uncertainty: float
     mask: np.ndarray
     descriptors: dict[str, str]
+    label: str  # the model's verdict, as a Prediction's
 
 
 def files_under(folder: Path) -> list[Path]:

@@ -1,5 +1,5 @@
-"""The shipped models: the default (model v2) present, loadable, promptable, with replay sample, and its
-card's numbers reproducible; v1 kept beside it for rollback with its own card and comparisons."""
+"""The shipped models: the default (model v2.1) present, loadable, promptable, with replay sample, and its
+card's numbers reproducible; its ancestors v2 and v1 kept beside it for rollback, v1 with its comparisons."""
 
 from __future__ import annotations
 
@@ -40,10 +40,14 @@ def test_the_default_bundle_is_a_trained_c5net_with_card_and_replay() -> None:
     assert f"{recorded['dice']:.3f}" in card and f"{recorded['auc']:.3f}" in card
 
 
-def test_v1_stays_installed_for_rollback() -> None:
+def test_every_ancestor_of_the_default_stays_installed_for_rollback() -> None:
     _model, spec = load_bundle(V1)
     assert spec.version == "c5net_tiny-busbra-v1" and not spec.prompt_support
-    assert spec.version == load_bundle(default_bundle())[1].parent
+    lineage, parent = [], load_bundle(default_bundle())[1].parent
+    while parent is not None and (SHIPPED_MODELS / parent).is_dir():
+        lineage.append(parent)
+        parent = load_bundle(SHIPPED_MODELS / parent)[1].parent
+    assert lineage == ["c5net_tiny-v2", "c5net_tiny-busbra-v1"]  # v2.1's parent v2, then v2's parent v1
 
 
 @pytest.mark.parametrize(
