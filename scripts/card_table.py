@@ -9,10 +9,12 @@ with SET-MODE.json and SET-per_image.csv). One Markdown row per set and model, i
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
+
+from c5desk.errors import C5Error
+from training.per_image import read_per_image
 
 SETS = {"busbra": "BUS-BRA", "bus_uclm": "BUS-UCLM", "breast_lesions_usg": "BrEaST-Lesions"}
 LESION_LABELS = ("benign", "malignant")
@@ -30,10 +32,8 @@ def per_image_csv(folder: Path, name: str) -> Path:
 
 def lesion_dice(path: Path) -> tuple[float, int]:
     """Mean Dice over the frames with a lesion, and their count."""
-    with path.open(newline="", encoding="utf-8") as stream:
-        values = [
-            float(r["dice"]) for r in csv.DictReader(stream) if r["label"] in LESION_LABELS and r["dice"]
-        ]
+    rows = read_per_image(path).values()
+    values = [float(r["dice"]) for r in rows if r["label"] in LESION_LABELS and r["dice"]]
     return (sum(values) / len(values) if values else float("nan")), len(values)
 
 
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in SETS:
             for model, folder in models:
                 print(row(model, Path(folder), name))
-    except (OSError, KeyError, ValueError) as exc:
+    except (C5Error, OSError, KeyError, ValueError) as exc:
         print(f"cannot build the table: {exc}", file=sys.stderr)
         return 1
     return 0

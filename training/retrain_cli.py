@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from c5desk.errors import C5Error
-from c5desk.inference.presence import PRESENCE_THRESHOLD
+from c5desk.inference.presence import bundle_cut
 from c5desk.model.catalog import Catalog
 from training import distributed as dd
 from training import retrain as rt
@@ -211,7 +211,7 @@ def run(args: argparse.Namespace, info: dd.DistInfo) -> int:
     kind = retrain_kind(spec.training, args.domain)
     data = load_data(args, spec.input_size)
     parts = data.parts()
-    cut = spec.presence_threshold or PRESENCE_THRESHOLD
+    cut = bundle_cut(spec)
     before = rt.measure(model, parts, args.device_name, cut) if info.main else {}
     train, distill_weights = rt.training_mix(
         data.corr_train, data.replay_train, args.replay_ratio, distill_new=kind.replay_gates

@@ -46,7 +46,7 @@ def row_cells(item: ReceivedFrame, annotated: str | None) -> list[str]:
     if annotated:
         status = f"annotated ({annotated})"
     elif scored:
-        status = f"scored by {item.model_version}" if item.model_version else "scored"
+        status = f"scored by {item.model_version}"
     else:
         status = "waiting for the model"
     frame = str(item.frame_index + 1)

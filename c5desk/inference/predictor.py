@@ -54,7 +54,7 @@ from c5desk.inference.contract import (
 from c5desk.inference.engine import Engine
 from c5desk.inference.familiarity import Familiarity, descriptors, with_familiarity
 from c5desk.inference.preprocess import Geometry, InputSpec, mask_to_model, to_frame
-from c5desk.inference.presence import PRESENCE_THRESHOLD, keep_prompted_regions, with_presence
+from c5desk.inference.presence import bundle_cut, keep_prompted_regions, with_presence
 from c5desk.inference.prompt import Prompt, refine_mask
 from c5desk.inference.prompt_maps import frame_prompt_maps
 from c5desk.inference.regions import predicted_lesions
@@ -93,7 +93,7 @@ class Predictor:
         self.tta, self.threshold = tta, threshold
         self.note = note  # e.g. the visible GPU → CPU fallback, shown beside the model
         self.familiarity = familiarity  # the out-of-scope check on the network's features (model v2)
-        self.presence_threshold = spec.presence_threshold or PRESENCE_THRESHOLD
+        self.presence_threshold = bundle_cut(spec)
         self._encoded: _Encoded | None = None
         self._predicted: tuple[tuple[str, int], Prediction] | None = None  # the last frame's own result
         self._area: tuple[tuple[str, int], ImagingArea | None] | None = None  # the last frame's imaging area

@@ -26,6 +26,11 @@ PRESENCE_THRESHOLD = 0.1
 NO_LESION = "normal"
 
 
+def bundle_cut(spec) -> float:
+    """The P(lesion) cut of a bundle (its BundleSpec): its presence_threshold, else the default."""
+    return spec.presence_threshold or PRESENCE_THRESHOLD
+
+
 def with_presence(prediction: Prediction, present: float, cut: float = PRESENCE_THRESHOLD) -> Prediction:
     """P(lesion) in the extras; below the cut (the bundle's presence_threshold) no outline and "normal"."""
     found = present >= cut
